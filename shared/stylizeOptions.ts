@@ -1,0 +1,54 @@
+import { z } from 'zod';
+
+/** The five layers whose Gram matrices form the style representation (Gatys et al. 2016). */
+export const STYLE_LAYERS = ['conv1_1', 'conv2_1', 'conv3_1', 'conv4_1', 'conv5_1'] as const;
+export type StyleLayer = (typeof STYLE_LAYERS)[number];
+
+/** The layer whose activations form the content representation. */
+export const CONTENT_LAYER = 'conv4_2' as const;
+
+export const MIN_SIZE = 16;
+export const MAX_SIZE = 4096;
+
+/**
+ * Options of one style-transfer job. The CLI, the helper's HTTP API and the plugin all validate with this schema,
+ * so defaults and limits live here only.
+ */
+export const stylizeOptionsSchema = z
+  .object({
+    /** 0 keeps the content, 100 is nearly pure texture; mapped to β/α on a log scale. */
+    strength: z.number().min(0).max(100).default(50),
+    /** Long side of the output in pixels; the output keeps the content's aspect ratio. */
+    size: z.number().int().min(MIN_SIZE).max(MAX_SIZE).default(512),
+    iterations: z.number().int().min(1).max(10_000).default(200),
+    /** Makes noise initialisation repeatable; runs are deterministic on one backend. */
+    seed: z.number().int().min(0).max(2 ** 31 - 1).default(0),
+    init: z.enum(['content', 'noise']).default('content'),
+    /** The paper recommends average pooling for nicer gradients. */
+    pooling: z.enum(['avg', 'max']).default('avg'),
+    optimizer: z.enum(['lbfgs', 'adam']).default('lbfgs'),
+    /** How many (s, y) pairs L-BFGS keeps. */
+    lbfgsHistory: z.number().int().min(1).max(100).default(10),
+    /** Adam's step in pixel units (0–255). */
+    learningRate: z.number().positive().max(255).default(4),
+    /** w_i of conv1_1 … conv5_1; normalised to sum to 1. */
+    styleLayerWeights: z
+      .array(z.number().min(0))
+      .length(STYLE_LAYERS.length)
+      .refine((weights) => weights.some((w) => w > 0), 'at least one style layer weight must be positive')
+      .default([1, 1, 1, 1, 1]),
+    /** Weight of the optional total-variation smoothness term, relative to the content term. */
+    tvWeight: z.number().min(0).default(0),
+  })
+  .strict();
+
+export type StylizeOptionsInput = z.input<typeof stylizeOptionsSchema>;
+export type StylizeOptions = z.output<typeof stylizeOptionsSchema>;
+
+/** Turns a zod error into one line per problem, each naming the option: "size: must be >= 16". */
+export function describeIssues(error: z.ZodError, prefix = ''): string[] {
+  return error.issues.map((issue) => {
+    const path = issue.path.length > 0 ? `${prefix}${issue.path.join('.')}` : prefix.replace(/\.$/, '') || 'value';
+    return `${path}: ${issue.message}`;
+  });
+}
