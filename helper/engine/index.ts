@@ -1,0 +1,12 @@
+// The engine's public surface: tensors, images-as-arrays and options in; nothing about files, HTTP or Figma.
+export { selectBackend, isBackendChoice, BACKEND_NAMES } from './backend.js';
+export type { BackendChoice, BackendName, BackendSelection } from './backend.js';
+export { preferredGradientPath } from './fastGradients.js';
+export type { GradientPath } from './fastGradients.js';
+export { Vgg19Features } from './vgg19.js';
+export { VGG19_CONV_LAYERS, convMultiplyAddsPerPixel } from './vggLayers.js';
+export type { VggWeights, ConvWeights, VggConvLayerSpec } from './vggLayers.js';
+export { StyleTransfer, disposeStyleGramTargets } from './styleTransfer.js';
+export type { ProgressEvent, StyleGramTargets, StylizeRequest, StylizeResult } from './styleTransfer.js';
+export { styleRatioForStrength } from './strength.js';
+export type { RgbImage } from './rgbImage.js';

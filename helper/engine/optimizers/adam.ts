@@ -1,0 +1,63 @@
+import * as tf from '@tensorflow/tfjs-core';
+import type { Objective, Optimizer } from './objective.js';
+
+export interface AdamOptions {
+  learningRate: number;
+  beta1: number;
+  beta2: number;
+  epsilon: number;
+}
+
+const DEFAULTS: AdamOptions = { learningRate: 1, beta1: 0.9, beta2: 0.999, epsilon: 1e-8 };
+
+/** Adam (Kingma & Ba 2015) on a tensor; one evaluation per step. */
+export class Adam implements Optimizer {
+  private readonly options: AdamOptions;
+  private point: tf.Tensor;
+  private firstMoment: tf.Tensor;
+  private secondMoment: tf.Tensor;
+  private stepCount = 0;
+
+  constructor(
+    x0: tf.Tensor,
+    private readonly objective: Objective,
+    options: Partial<AdamOptions> = {},
+  ) {
+    this.options = { ...DEFAULTS, ...options };
+    this.point = tf.clone(x0);
+    this.firstMoment = tf.zerosLike(x0);
+    this.secondMoment = tf.zerosLike(x0);
+  }
+
+  get x(): tf.Tensor {
+    return this.point;
+  }
+
+  async step(): Promise<number> {
+    const { loss, gradient } = await this.objective(this.point);
+    this.stepCount += 1;
+    const { learningRate, beta1, beta2, epsilon } = this.options;
+    const [point, firstMoment, secondMoment] = tf.tidy(() => {
+      const m = tf.add(tf.mul(this.firstMoment, beta1), tf.mul(gradient, 1 - beta1));
+      const v = tf.add(tf.mul(this.secondMoment, beta2), tf.mul(tf.square(gradient), 1 - beta2));
+      const mHat = tf.div(m, 1 - beta1 ** this.stepCount);
+      const vHat = tf.div(v, 1 - beta2 ** this.stepCount);
+      const update = tf.div(tf.mul(mHat, learningRate), tf.add(tf.sqrt(vHat), epsilon));
+      return [tf.sub(this.point, update), m, v];
+    });
+    gradient.dispose();
+    this.point.dispose();
+    this.firstMoment.dispose();
+    this.secondMoment.dispose();
+    this.point = point;
+    this.firstMoment = firstMoment;
+    this.secondMoment = secondMoment;
+    return loss;
+  }
+
+  dispose(): void {
+    this.point.dispose();
+    this.firstMoment.dispose();
+    this.secondMoment.dispose();
+  }
+}

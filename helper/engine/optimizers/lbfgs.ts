@@ -1,0 +1,180 @@
+import * as tf from '@tensorflow/tfjs-core';
+import type { Evaluation, Objective, Optimizer } from './objective.js';
+
+export interface LbfgsOptions {
+  /** How many (s, y) pairs approximate the inverse Hessian. */
+  historySize: number;
+  /**
+   * Length of the very first step, as the largest change of any coordinate. Without curvature information the
+   * gradient's scale says nothing about a sensible step; in pixel space a few units is safe.
+   */
+  firstStepMaxChange: number;
+  /** Armijo sufficient-decrease constant. */
+  armijo: number;
+  /** Halvings of the step before giving up on a direction. */
+  maxBacktracks: number;
+  /** The point counts as a minimum once no gradient component is larger than this. */
+  gradientTolerance: number;
+}
+
+const DEFAULTS: LbfgsOptions = {
+  historySize: 10,
+  firstStepMaxChange: 1,
+  armijo: 1e-4,
+  maxBacktracks: 12,
+  gradientTolerance: 0,
+};
+
+interface CurvaturePair {
+  s: tf.Tensor;
+  y: tf.Tensor;
+  /** 1 / (sᵀy) */
+  rho: tf.Scalar;
+}
+
+/**
+ * Limited-memory BFGS (Nocedal & Wright, algorithm 7.4) with a backtracking Armijo line search, on tensors. The step
+ * length 1 is accepted almost always once curvature pairs exist, so an iteration costs one evaluation.
+ * Every tensor it makes is either kept in its state or disposed before step() returns.
+ */
+export class Lbfgs implements Optimizer {
+  private readonly options: LbfgsOptions;
+  private current: { x: tf.Tensor; evaluation: Evaluation } | undefined;
+  private pending: tf.Tensor | undefined;
+  private readonly history: CurvaturePair[] = [];
+  /** Set when no step along steepest descent decreases the loss: further steps would only burn evaluations. */
+  private converged = false;
+
+  constructor(
+    x0: tf.Tensor,
+    private readonly objective: Objective,
+    options: Partial<LbfgsOptions> = {},
+  ) {
+    this.options = { ...DEFAULTS, ...options };
+    this.pending = tf.clone(x0);
+  }
+
+  get x(): tf.Tensor {
+    return this.current?.x ?? this.pending!;
+  }
+
+  async step(): Promise<number> {
+    if (!this.current) {
+      const x = this.pending!;
+      this.pending = undefined;
+      this.current = { x, evaluation: await this.objective(x) };
+    }
+    const { x, evaluation } = this.current;
+    if (this.converged) return evaluation.loss;
+    if ((await scalarValue(tf.tidy(() => tf.max(tf.abs(evaluation.gradient))))) <= this.options.gradientTolerance) {
+      this.converged = true;
+      return evaluation.loss;
+    }
+    let direction = this.searchDirection(evaluation.gradient);
+    let slope = await scalarValue(tf.tidy(() => tf.sum(tf.mul(evaluation.gradient, direction))));
+    if (!(slope < 0)) {
+      // The curvature pairs no longer describe the function: start afresh from steepest descent.
+      this.clearHistory();
+      direction.dispose();
+      direction = this.searchDirection(evaluation.gradient);
+      slope = await scalarValue(tf.tidy(() => tf.sum(tf.mul(evaluation.gradient, direction))));
+    }
+
+    let stepLength = 1;
+    for (let backtrack = 0; backtrack <= this.options.maxBacktracks; backtrack++) {
+      const candidate = tf.tidy(() => tf.add(x, tf.mul(direction, stepLength)));
+      const candidateEvaluation = await this.objective(candidate);
+      if (candidateEvaluation.loss <= evaluation.loss + this.options.armijo * stepLength * slope) {
+        this.remember(tf.tidy(() => tf.mul(direction, stepLength)), candidateEvaluation.gradient, evaluation.gradient);
+        direction.dispose();
+        x.dispose();
+        evaluation.gradient.dispose();
+        this.current = { x: candidate, evaluation: candidateEvaluation };
+        return candidateEvaluation.loss;
+      }
+      candidate.dispose();
+      candidateEvaluation.gradient.dispose();
+      stepLength /= 2;
+    }
+    direction.dispose();
+    // No decrease even for tiny steps. Along steepest descent that means a (numerical) minimum: stay put for good.
+    // Along a quasi-Newton direction the curvature pairs may be stale: drop them and try steepest descent next time.
+    if (this.history.length === 0) this.converged = true;
+    this.clearHistory();
+    return evaluation.loss;
+  }
+
+  /** −H·g by the two-loop recursion; without history, steepest descent scaled to firstStepMaxChange. */
+  private searchDirection(gradient: tf.Tensor): tf.Tensor {
+    return tf.tidy(() => {
+      if (this.history.length === 0) {
+        const largest = tf.maximum(tf.max(tf.abs(gradient)), 1e-30);
+        return tf.mul(gradient, tf.div(-this.options.firstStepMaxChange, largest));
+      }
+      let q: tf.Tensor = gradient;
+      const alphas: tf.Scalar[] = [];
+      for (let i = this.history.length - 1; i >= 0; i--) {
+        const { s, y, rho } = this.history[i]!;
+        const alpha = tf.mul(rho, tf.sum(tf.mul(s, q))) as tf.Scalar;
+        alphas[i] = alpha;
+        q = tf.sub(q, tf.mul(alpha, y));
+      }
+      const newest = this.history[this.history.length - 1]!;
+      // H₀ = γI with γ = sᵀy / yᵀy, the usual scaling that makes step length 1 natural.
+      const gamma = tf.div(tf.div(1, newest.rho), tf.sum(tf.square(newest.y)));
+      let r: tf.Tensor = tf.mul(q, gamma);
+      for (let i = 0; i < this.history.length; i++) {
+        const { s, y, rho } = this.history[i]!;
+        const beta = tf.mul(rho, tf.sum(tf.mul(y, r)));
+        r = tf.add(r, tf.mul(s, tf.sub(alphas[i]!, beta)));
+      }
+      return tf.neg(r);
+    });
+  }
+
+  /** Takes ownership of s; y is computed from the two gradients, which stay with the caller. */
+  private remember(s: tf.Tensor, newGradient: tf.Tensor, oldGradient: tf.Tensor): void {
+    const y = tf.sub(newGradient, oldGradient);
+    const curvature = tf.tidy(() => tf.sum(tf.mul(s, y)));
+    const yNorm = tf.tidy(() => tf.sum(tf.square(y)));
+    const [sy, yy] = [curvature.dataSync()[0]!, yNorm.dataSync()[0]!];
+    yNorm.dispose();
+    if (!(sy > 1e-10 * yy) || !Number.isFinite(sy)) {
+      // Not positive curvature (possible with an inexact line search): skip the pair to keep H positive definite.
+      s.dispose();
+      y.dispose();
+      curvature.dispose();
+      return;
+    }
+    const rho = tf.tidy(() => tf.div(1, curvature) as tf.Scalar);
+    curvature.dispose();
+    this.history.push({ s, y, rho });
+    if (this.history.length > this.options.historySize) disposePair(this.history.shift()!);
+  }
+
+  private clearHistory(): void {
+    for (const pair of this.history.splice(0)) disposePair(pair);
+  }
+
+  dispose(): void {
+    this.clearHistory();
+    this.pending?.dispose();
+    if (this.current) {
+      this.current.x.dispose();
+      this.current.evaluation.gradient.dispose();
+      this.current = undefined;
+    }
+  }
+}
+
+function disposePair(pair: CurvaturePair): void {
+  pair.s.dispose();
+  pair.y.dispose();
+  pair.rho.dispose();
+}
+
+async function scalarValue(scalar: tf.Tensor): Promise<number> {
+  const [value] = await scalar.data();
+  scalar.dispose();
+  return value!;
+}
