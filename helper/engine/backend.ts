@@ -1,3 +1,6 @@
+import { existsSync, readdirSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 
 /** Backends in order of preference: `auto` takes the first that loads. */
@@ -22,16 +25,36 @@ interface Loader {
   load(): Promise<string>;
 }
 
-// Optional native packages are imported by a name held in a variable so that TypeScript and bundlers do not
-// require them to be installed: they are optionalDependencies whose install fails on machines without TensorFlow.
-async function importOptional(moduleName: string): Promise<unknown> {
-  return import(moduleName);
+/**
+ * Imports one of the native TensorFlow packages. They are optionalDependencies whose install script downloads
+ * libtensorflow; where that failed (or scripts were not run) the package is absent or lacks its binding. That is
+ * checked first: importing such a package half-registers its kernels and then throws something obscure.
+ * The name is held in a variable so that TypeScript does not require the package to be installed.
+ */
+async function importNativeTensorflow(packageName: string): Promise<void> {
+  let packageJson: string;
+  try {
+    packageJson = createRequire(import.meta.url).resolve(`${packageName}/package.json`);
+  } catch {
+    throw new Error(`${packageName} is not installed (it is optional: npm skips it where its install script fails)`);
+  }
+  const libDir = join(dirname(packageJson), 'lib');
+  const hasBinding =
+    existsSync(libDir) &&
+    readdirSync(libDir).some((entry) => existsSync(join(libDir, entry, 'tfjs_binding.node')));
+  if (!hasBinding) {
+    throw new Error(
+      `${packageName} is installed without its native TensorFlow library (its install script did not run or ` +
+        `failed); \`npm rebuild ${packageName}\` downloads it`,
+    );
+  }
+  await import(packageName);
 }
 
 const LOADERS: Record<BackendName, Loader> = {
   'tensorflow-gpu': {
     async load() {
-      await importOptional('@tensorflow/tfjs-node-gpu');
+      await importNativeTensorflow('@tensorflow/tfjs-node-gpu');
       await activate('tensorflow');
       // tfjs-node-gpu quietly runs on the CPU when CUDA or cuDNN cannot be loaded.
       const usesGpu = (tf.backend() as unknown as { isUsingGpuDevice?: boolean }).isUsingGpuDevice;
@@ -41,7 +64,7 @@ const LOADERS: Record<BackendName, Loader> = {
   },
   tensorflow: {
     async load() {
-      await importOptional('@tensorflow/tfjs-node');
+      await importNativeTensorflow('@tensorflow/tfjs-node');
       await activate('tensorflow');
       return 'CPU (TensorFlow native)';
     },

@@ -1,0 +1,156 @@
+import { parseArgs, type ParseArgsConfig } from 'node:util';
+
+import { BACKEND_NAMES, isBackendChoice, type BackendChoice } from '../engine/index.js';
+import {
+  stylizeOptionsSchema,
+  type StylizeOptions,
+  type StylizeOptionsInput,
+} from '../../shared/stylizeOptions.js';
+import { UsageError } from './usageError.js';
+
+/** How a job command (`stylize`, `demo`) is called. */
+export interface JobCommandSpec {
+  readonly command: string;
+  /** What each positional argument is, for messages: ["content image", "style image"]. */
+  readonly positionals: readonly string[];
+  readonly outputRequired: boolean;
+  /** The command's own defaults, applied under the flags and over the schema's defaults. */
+  readonly defaults?: Partial<StylizeOptionsInput>;
+}
+
+/** What `stylize` and `demo` need to run one job. */
+export interface JobArgs {
+  /** As many as the spec names. */
+  readonly positionals: readonly string[];
+  readonly outputPath: string | undefined;
+  readonly options: StylizeOptions;
+  readonly backend: BackendChoice;
+  readonly weightsFlag: string | undefined;
+  readonly json: boolean;
+}
+
+type OptionKey = keyof StylizeOptionsInput;
+
+/** Flags that set a job option: each is parsed strictly here, then checked by the shared schema (limits live there). */
+const OPTION_FLAGS: ReadonlyArray<{ flag: string; key: OptionKey; kind: 'number' | 'numbers' | 'text' }> = [
+  { flag: 'size', key: 'size', kind: 'number' },
+  { flag: 'iterations', key: 'iterations', kind: 'number' },
+  { flag: 'strength', key: 'strength', kind: 'number' },
+  { flag: 'seed', key: 'seed', kind: 'number' },
+  { flag: 'init', key: 'init', kind: 'text' },
+  { flag: 'pooling', key: 'pooling', kind: 'text' },
+  { flag: 'optimizer', key: 'optimizer', kind: 'text' },
+  { flag: 'style-weights', key: 'styleLayerWeights', kind: 'numbers' },
+  { flag: 'tv', key: 'tvWeight', kind: 'number' },
+];
+
+const PARSE_CONFIG = {
+  allowPositionals: true,
+  strict: true,
+  options: {
+    ...Object.fromEntries(OPTION_FLAGS.map(({ flag }) => [flag, { type: 'string' as const }])),
+    output: { type: 'string', short: 'o' },
+    backend: { type: 'string' },
+    weights: { type: 'string' },
+    json: { type: 'boolean' },
+  },
+} satisfies ParseArgsConfig;
+
+/**
+ * Parses a job's command line. Every problem found is collected, so the user sees them all at once;
+ * throws UsageError listing them.
+ */
+export function parseJobArgs(argv: readonly string[], spec: JobCommandSpec): JobArgs {
+  let parsed: ReturnType<typeof parseArgs<typeof PARSE_CONFIG>>;
+  try {
+    parsed = parseArgs({ ...PARSE_CONFIG, args: [...argv] });
+  } catch (error) {
+    throw argumentSyntaxError(error);
+  }
+  const values = parsed.values as Record<string, string | boolean | undefined>;
+  const problems: string[] = [];
+
+  const missing = spec.positionals.slice(parsed.positionals.length);
+  if (missing.length > 0) problems.push(`${spec.command}: missing the ${missing.join(' and ')}`);
+  for (const extra of parsed.positionals.slice(spec.positionals.length)) {
+    problems.push(`${spec.command}: unexpected argument "${extra}"`);
+  }
+
+  const outputPath = values['output'] as string | undefined;
+  if (outputPath === undefined && spec.outputRequired) {
+    problems.push(`${spec.command}: missing -o <out.png>, the file to write the result to`);
+  }
+  if (outputPath !== undefined && !/\.png$/i.test(outputPath)) {
+    problems.push(`-o/--output: the result is written as PNG, so the file name must end in .png (got "${outputPath}")`);
+  }
+
+  const input: Record<string, unknown> = { ...spec.defaults };
+  for (const { flag, key, kind } of OPTION_FLAGS) {
+    const text = values[flag];
+    if (typeof text !== 'string') continue;
+    const value = kind === 'text' ? text : kind === 'number' ? parseNumber(text) : parseNumberList(text);
+    if (value === undefined) {
+      const expected = kind === 'numbers' ? 'comma-separated numbers' : 'a number';
+      problems.push(`--${flag}: expected ${expected}, got "${text}"`);
+    } else {
+      input[key] = value;
+    }
+  }
+
+  const backend = (values['backend'] as string | undefined) ?? 'auto';
+  if (!isBackendChoice(backend)) problems.push(unknownBackendProblem(backend));
+
+  const result = stylizeOptionsSchema.safeParse(input);
+  if (!result.success) {
+    for (const issue of result.error.issues) problems.push(`${flagForPath(issue.path)}: ${lowerFirst(issue.message)}`);
+  }
+
+  if (problems.length > 0 || !result.success) throw new UsageError(problems);
+  return {
+    positionals: parsed.positionals,
+    outputPath,
+    options: result.data,
+    backend: backend as BackendChoice,
+    weightsFlag: values['weights'] as string | undefined,
+    json: values['json'] === true,
+  };
+}
+
+export function unknownBackendProblem(name: string): string {
+  return `--backend: unknown backend "${name}" (choose ${choiceList(['auto', ...BACKEND_NAMES])})`;
+}
+
+/** A plain decimal number ("12", "-0.5", "1e3"); Number() alone would also take "", " ", "0x10" and "Infinity". */
+function parseNumber(text: string): number | undefined {
+  return /^[+-]?(\d+\.?\d*|\.\d+)(e[+-]?\d+)?$/i.test(text.trim()) ? Number(text) : undefined;
+}
+
+function parseNumberList(text: string): number[] | undefined {
+  const numbers = text.split(',').map(parseNumber);
+  return numbers.every((n) => n !== undefined) ? (numbers as number[]) : undefined;
+}
+
+function flagForPath(path: ReadonlyArray<PropertyKey>): string {
+  const [key, index] = path;
+  const option = OPTION_FLAGS.find((entry) => entry.key === key);
+  const flag = option ? `--${option.flag}` : String(key ?? 'options');
+  return index === undefined ? flag : `${flag} (value ${Number(index) + 1})`;
+}
+
+/**
+ * node:util parseArgs' own error ("Unknown option '--frob'. To specify a positional argument …") as a UsageError,
+ * keeping its first sentence.
+ */
+export function argumentSyntaxError(error: unknown): UsageError {
+  const message = error instanceof Error ? error.message : String(error);
+  return new UsageError([lowerFirst(message.split(/\.\s/)[0]!)]);
+}
+
+function lowerFirst(text: string): string {
+  return text.charAt(0).toLowerCase() + text.slice(1);
+}
+
+/** ["a", "b", "c"] → "a, b or c" */
+export function choiceList(items: readonly string[]): string {
+  return items.length <= 1 ? items.join('') : `${items.slice(0, -1).join(', ')} or ${items[items.length - 1]}`;
+}

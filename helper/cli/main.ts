@@ -1,0 +1,88 @@
+import { BACKEND_NAMES } from '../engine/index.js';
+import { stylizeOptionsSchema } from '../../shared/stylizeOptions.js';
+import { demoCommand, DEMO_ITERATIONS, DEMO_OUTPUT, DEMO_SIZE } from './demoCommand.js';
+import { doctorCommand } from './doctorCommand.js';
+import { choiceList } from './jobArgs.js';
+import { stylizeCommand } from './stylizeCommand.js';
+import { UsageError } from './usageError.js';
+import { gramstyleVersion } from './version.js';
+
+type Command = (argv: readonly string[], signal: AbortSignal) => Promise<number>;
+
+const COMMANDS: Record<string, Command> = { stylize: stylizeCommand, doctor: doctorCommand, demo: demoCommand };
+
+/** The `gramstyle` command line. Returns the exit code: 0 done, 1 failed, 2 wrong usage, 130 interrupted. */
+export async function main(argv: readonly string[]): Promise<number> {
+  const [name, ...rest] = argv;
+  if (name === undefined) {
+    process.stderr.write(helpText());
+    return 2;
+  }
+  if (name === 'help' || name === '--help' || name === '-h' || rest.includes('--help') || rest.includes('-h')) {
+    process.stdout.write(helpText());
+    return 0;
+  }
+  if (name === '--version' || name === '-v') {
+    process.stdout.write(`${gramstyleVersion()}\n`);
+    return 0;
+  }
+
+  // Ctrl-C stops a job between two iterations (or a download at once); a second Ctrl-C kills the process.
+  const interrupt = new AbortController();
+  const onSigint = () => interrupt.abort(new Error('interrupted'));
+  process.once('SIGINT', onSigint);
+  try {
+    const command = COMMANDS[name];
+    if (!command) {
+      throw new UsageError([`unknown command "${name}" (choose ${choiceList(Object.keys(COMMANDS))}, or help)`]);
+    }
+    return await command(rest, interrupt.signal);
+  } catch (error) {
+    if (error instanceof UsageError) {
+      for (const problem of error.problems) process.stderr.write(`gramstyle: ${problem}\n`);
+      return 2;
+    }
+    if (interrupt.signal.aborted) {
+      process.stderr.write('gramstyle: interrupted\n');
+      return 130;
+    }
+    process.stderr.write(`gramstyle: ${error instanceof Error ? error.message : String(error)}\n`);
+    return 1;
+  } finally {
+    process.removeListener('SIGINT', onSigint);
+  }
+}
+
+function helpText(): string {
+  const defaults = stylizeOptionsSchema.parse({});
+  return `gramstyle ${gramstyleVersion()}: neural style transfer (Gatys et al.) on your own machine
+
+Usage:
+  gramstyle stylize <content> <style> -o <out.png> [options]
+  gramstyle demo [-o out.png] [options]    stylize the built-in sample frames (default ${DEMO_OUTPUT},
+                                           --size ${DEMO_SIZE} --iterations ${DEMO_ITERATIONS})
+  gramstyle doctor [--backend B] [--weights FILE]
+                                           show the backend and the weights, download them if needed
+  gramstyle help | --help | --version
+
+Images: PNG, JPEG or WebP; transparency is flattened onto white. The result is a PNG.
+
+Options of stylize and demo:
+  -o, --output FILE        where to write the result (.png); its folder is created if missing
+  --size N                 long side of the result in pixels, in the content's aspect ratio (default ${defaults.size})
+  --iterations N           optimization steps (default ${defaults.iterations})
+  --strength S             0 keeps the content … 100 is nearly pure texture (default ${defaults.strength})
+  --init content|noise     start from the content image or from noise (default ${defaults.init})
+  --seed N                 seed of the noise start (default ${defaults.seed})
+  --pooling avg|max        VGG-19 pooling (default ${defaults.pooling})
+  --optimizer lbfgs|adam   (default ${defaults.optimizer})
+  --style-weights a,b,c,d,e
+                           weights of conv1_1 … conv5_1 in the style loss (default ${defaults.styleLayerWeights})
+  --tv W                   total-variation smoothing weight (default ${defaults.tvWeight})
+  --backend B              ${choiceList(['auto', ...BACKEND_NAMES])} (default auto: the first that loads)
+  --weights FILE           VGG-19 weights (.h5); else GRAMSTYLE_WEIGHTS, else the cache, else a download
+  --json                   print one JSON line with the result on stdout, nothing else
+
+Exit codes: 0 done, 1 failed, 2 wrong usage, 130 interrupted.
+`;
+}
