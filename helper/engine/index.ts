@@ -6,7 +6,7 @@ export type { GradientPath } from './fastGradients.js';
 export { Vgg19Features } from './vgg19.js';
 export { VGG19_CONV_LAYERS, convMultiplyAddsPerPixel } from './vggLayers.js';
 export type { VggWeights, ConvWeights, VggConvLayerSpec } from './vggLayers.js';
-export { StyleTransfer, disposeStyleGramTargets } from './styleTransfer.js';
+export { MIN_IMAGE_SIDE, StyleTransfer, disposeStyleGramTargets } from './styleTransfer.js';
 export type { ProgressEvent, StyleGramTargets, StylizeRequest, StylizeResult } from './styleTransfer.js';
 export { styleRatioForStrength } from './strength.js';
 export type { RgbImage } from './rgbImage.js';

@@ -61,6 +61,7 @@ export class StyleTransfer {
 
   /** Kept tensors: dispose them with disposeStyleGramTargets. */
   computeStyleGramTargets(style: RgbImage, pooling: Pooling): StyleGramTargets {
+    assertLargeEnough(style, 'style image');
     const grams = tf.tidy(() => {
       const features = this.network.extract(toNetworkInput(imageToTensor(style)), STYLE_LAYERS, pooling);
       return STYLE_LAYERS.map((layer) => gramMatrix(features.get(layer)!, this.network.gradientPath));
@@ -72,6 +73,7 @@ export class StyleTransfer {
     const { content, options, onProgress, signal } = request;
     const startedAt = performance.now();
     signal?.throwIfAborted();
+    assertLargeEnough(content, 'content image');
 
     const ownsStyleTargets = !(request.style instanceof Map);
     const styleTargets = ownsStyleTargets
@@ -148,6 +150,18 @@ export class StyleTransfer {
       disposeLossTarget(contentTarget);
       if (ownsStyleTargets) disposeStyleGramTargets(styleTargets);
     }
+  }
+}
+
+/** conv5_1 sits behind four 2×2 poolings: a side shorter than 16 pixels leaves it no position at all. */
+export const MIN_IMAGE_SIDE = 16;
+
+function assertLargeEnough(image: RgbImage, label: string): void {
+  if (Math.min(image.width, image.height) < MIN_IMAGE_SIDE) {
+    throw new Error(
+      `${label} is too small for VGG-19 at this size: ${image.width}×${image.height}, both sides must be at least ` +
+        `${MIN_IMAGE_SIDE} pixels (use a larger size or a less elongated image)`,
+    );
   }
 }
 
