@@ -1,0 +1,115 @@
+import { z } from 'zod';
+import { stylizeOptionsSchema } from './stylizeOptions.js';
+
+/**
+ * The helper's HTTP API (version 1), shared by the helper (which validates requests and builds answers with these
+ * schemas) and the plugin (which validates answers). Types are inferred from the schemas, never written twice.
+ */
+export const DEFAULT_HELPER_PORT = 7415;
+export const API_PREFIX = '/v1';
+
+export const errorCodeSchema = z.enum([
+  'bad-request',
+  'invalid-options',
+  'invalid-image',
+  'unauthorized',
+  'forbidden-host',
+  'not-found',
+  'payload-too-large',
+  'queue-full',
+  'not-ready',
+  'not-finished',
+  'job-failed',
+  'internal',
+]);
+export type ErrorCode = z.infer<typeof errorCodeSchema>;
+
+/** Every error answer: `{"error": {"code", "message"}}`. */
+export const errorBodySchema = z.object({
+  error: z.object({ code: errorCodeSchema, message: z.string() }),
+});
+export type ErrorBody = z.infer<typeof errorBodySchema>;
+
+export const healthSchema = z.object({
+  name: z.literal('gramstyle'),
+  version: z.string(),
+  apiVersion: z.literal(1),
+  /** starting: loading the backend and weights; ready: taking jobs; error: could not start (see message). */
+  status: z.enum(['starting', 'ready', 'error']),
+  message: z.string().nullable(),
+  backend: z.string().nullable(),
+  device: z.string().nullable(),
+  weights: z.object({
+    status: z.enum(['locating', 'downloading', 'loading', 'ready', 'error']),
+    /** 0–1 while downloading, else null. */
+    progress: z.number().min(0).max(1).nullable(),
+    path: z.string().nullable(),
+  }),
+  queueLength: z.number().int().min(0),
+  busy: z.boolean(),
+  /** The engine's live tensors (of which the style cache holds cachedTensors) and their bytes; null until ready. */
+  engineMemory: z
+    .object({ tensors: z.number().int(), cachedTensors: z.number().int(), bytes: z.number() })
+    .nullable(),
+});
+export type Health = z.infer<typeof healthSchema>;
+
+/** Images travel as base64 PNG, JPEG or WebP bytes (optionally as a data: URL). */
+const base64ImageSchema = z
+  .string()
+  .min(1, 'is empty')
+  .transform((value) => value.replace(/^data:image\/[a-z+.-]+;base64,/i, ''))
+  .refine((value) => /^[A-Za-z0-9+/\r\n]*={0,2}\s*$/.test(value), 'is not base64');
+
+export const createJobRequestSchema = z
+  .object({
+    content: base64ImageSchema,
+    style: base64ImageSchema,
+    options: stylizeOptionsSchema.prefault({}),
+  })
+  .strict();
+export type CreateJobRequest = z.input<typeof createJobRequestSchema>;
+
+export const createJobResponseSchema = z.object({ id: z.string() });
+export type CreateJobResponse = z.infer<typeof createJobResponseSchema>;
+
+export const jobStateSchema = z.enum(['queued', 'running', 'done', 'failed', 'canceled']);
+export type JobState = z.infer<typeof jobStateSchema>;
+
+export const jobProgressSchema = z.object({
+  iteration: z.number().int().min(0),
+  total: z.number().int().min(1),
+  contentLoss: z.number().nullable(),
+  styleLoss: z.number().nullable(),
+  elapsedMs: z.number().min(0),
+  /** Estimated time left, from the mean time per iteration so far; null before the first iteration. */
+  etaMs: z.number().min(0).nullable(),
+});
+export type JobProgress = z.infer<typeof jobProgressSchema>;
+
+export const jobPreviewSchema = z.object({
+  iteration: z.number().int().min(0),
+  width: z.number().int().positive(),
+  height: z.number().int().positive(),
+  /** base64 PNG */
+  png: z.string(),
+});
+export type JobPreview = z.infer<typeof jobPreviewSchema>;
+
+export const jobStatusSchema = z.object({
+  id: z.string(),
+  status: jobStateSchema,
+  /** 1 = next to run; null unless queued. */
+  queuePosition: z.number().int().min(1).nullable(),
+  progress: jobProgressSchema,
+  preview: jobPreviewSchema.nullable(),
+  /** Set once done: the result's size (fetch it from /v1/jobs/:id/result). */
+  result: z.object({ width: z.number().int().positive(), height: z.number().int().positive() }).nullable(),
+  error: z.object({ code: errorCodeSchema, message: z.string() }).nullable(),
+});
+export type JobStatus = z.infer<typeof jobStatusSchema>;
+
+/** Header carrying the pairing token: `Authorization: Bearer <token>`. */
+export function bearer(token: string): string {
+  return `Bearer ${token}`;
+}
