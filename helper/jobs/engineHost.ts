@@ -1,0 +1,189 @@
+import { EventEmitter } from 'node:events';
+import { existsSync } from 'node:fs';
+import { Worker } from 'node:worker_threads';
+import type { Health } from '../../shared/protocol.js';
+import type { RgbImage } from '../engine/rgbImage.js';
+import type {
+  EngineJobRequest,
+  EngineMemory,
+  EngineWorkerConfig,
+  FromWorker,
+  ToWorker,
+  WeightsState,
+} from './workerMessages.js';
+
+export interface EngineProgress {
+  readonly iteration: number;
+  readonly total: number;
+  readonly contentLoss: number;
+  readonly styleLoss: number;
+  readonly elapsedMs: number;
+  readonly preview: RgbImage | null;
+}
+
+export interface EngineJobHandlers {
+  onProgress(progress: EngineProgress): void;
+}
+
+export type EngineJobOutcome =
+  | { readonly kind: 'done'; readonly image: RgbImage }
+  | { readonly kind: 'failed'; readonly message: string }
+  | { readonly kind: 'canceled' };
+
+/**
+ * The engine worker must be JavaScript: from the compiled tree it sits beside this file; when this file runs as
+ * TypeScript source (tests), the compiled copy from `npm run build` is used.
+ */
+function engineWorkerUrl(): URL {
+  const compiled = import.meta.url.endsWith('.ts')
+    ? new URL('../../dist/helper/jobs/engineWorker.js', import.meta.url)
+    : new URL('./engineWorker.js', import.meta.url);
+  if (!existsSync(compiled)) throw new Error(`the engine worker ${compiled.pathname} is missing: run \`npm run build\``);
+  return compiled;
+}
+
+/**
+ * The main thread's handle on the engine worker: its start-up state for health, and one job at a time.
+ * If the worker dies (out of memory, a crash in native code), the job it ran fails and a fresh worker starts.
+ */
+export class EngineHost extends EventEmitter {
+  private worker: Worker | undefined;
+  private state: { status: Health['status']; message: string | null; backend: string | null; device: string | null } = {
+    status: 'starting',
+    message: null,
+    backend: null,
+    device: null,
+  };
+  private weightsState: WeightsState = { status: 'locating', progress: null, path: null };
+  private current: { jobId: string; handlers: EngineJobHandlers; finish: (outcome: EngineJobOutcome) => void } | undefined;
+  private readyWaiters: Array<{ resolve: () => void; reject: (error: Error) => void }> = [];
+  private memoryRequests = new Map<number, (memory: EngineMemory | null) => void>();
+  private nextRequestId = 1;
+  private closed = false;
+
+  constructor(private readonly config: EngineWorkerConfig) {
+    super();
+    this.spawn();
+  }
+
+  get status(): typeof this.state {
+    return this.state;
+  }
+
+  get weights(): WeightsState {
+    return this.weightsState;
+  }
+
+  get busy(): boolean {
+    return this.current !== undefined;
+  }
+
+  /** Resolves once the backend and weights are loaded; rejects if they cannot be. */
+  ready(): Promise<void> {
+    if (this.state.status === 'ready') return Promise.resolve();
+    if (this.state.status === 'error') return Promise.reject(new Error(this.state.message ?? 'the engine failed to start'));
+    return new Promise((resolve, reject) => this.readyWaiters.push({ resolve, reject }));
+  }
+
+  /** Runs one job; resolves with its outcome (never rejects). Only one job may run at a time. */
+  run(job: EngineJobRequest, handlers: EngineJobHandlers): Promise<EngineJobOutcome> {
+    if (this.current) throw new Error('the engine is already running a job');
+    if (!this.worker) return Promise.resolve({ kind: 'failed', message: 'the engine is not running' });
+    return new Promise((resolve) => {
+      this.current = {
+        jobId: job.jobId,
+        handlers,
+        finish: (outcome) => {
+          this.current = undefined;
+          resolve(outcome);
+        },
+      };
+      this.post({ type: 'run', ...job });
+    });
+  }
+
+  cancel(jobId: string): void {
+    if (this.current?.jobId === jobId) this.post({ type: 'cancel', jobId });
+  }
+
+  memory(): Promise<EngineMemory | null> {
+    if (!this.worker || this.state.status !== 'ready') return Promise.resolve(null);
+    const requestId = this.nextRequestId++;
+    return new Promise((resolve) => {
+      this.memoryRequests.set(requestId, resolve);
+      this.post({ type: 'memory', requestId });
+    });
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    const worker = this.worker;
+    this.worker = undefined;
+    this.current?.finish({ kind: 'canceled' });
+    for (const waiter of this.readyWaiters.splice(0)) waiter.reject(new Error('the helper is shutting down'));
+    await worker?.terminate();
+  }
+
+  private post(message: ToWorker): void {
+    this.worker?.postMessage(message);
+  }
+
+  private spawn(): void {
+    const worker = new Worker(engineWorkerUrl(), { workerData: this.config });
+    this.worker = worker;
+    worker.on('message', (message: FromWorker) => this.handle(message));
+    worker.on('error', (error) => this.workerDied(worker, error.message));
+    worker.on('exit', (code) => this.workerDied(worker, `the engine stopped unexpectedly (exit code ${code})`));
+  }
+
+  private handle(message: FromWorker): void {
+    switch (message.type) {
+      case 'weights':
+        this.weightsState = message.weights;
+        break;
+      case 'ready':
+        this.state = { status: 'ready', message: null, backend: message.backend, device: message.device };
+        for (const waiter of this.readyWaiters.splice(0)) waiter.resolve();
+        this.emit('ready');
+        break;
+      case 'startup-failed':
+        this.state = { ...this.state, status: 'error', message: message.message };
+        if (this.weightsState.status !== 'ready') this.weightsState = { ...this.weightsState, status: 'error' };
+        for (const waiter of this.readyWaiters.splice(0)) waiter.reject(new Error(message.message));
+        break;
+      case 'progress':
+        if (this.current?.jobId === message.jobId) this.current.handlers.onProgress(message);
+        break;
+      case 'done':
+        if (this.current?.jobId === message.jobId) this.current.finish({ kind: 'done', image: message.image });
+        break;
+      case 'failed':
+        if (this.current?.jobId === message.jobId) this.current.finish({ kind: 'failed', message: message.message });
+        break;
+      case 'canceled':
+        if (this.current?.jobId === message.jobId) this.current.finish({ kind: 'canceled' });
+        break;
+      case 'memory':
+        this.memoryRequests.get(message.requestId)?.(message);
+        this.memoryRequests.delete(message.requestId);
+        break;
+    }
+  }
+
+  private workerDied(worker: Worker, reason: string): void {
+    if (this.worker !== worker || this.closed) return;
+    this.worker = undefined;
+    for (const resolve of this.memoryRequests.values()) resolve(null);
+    this.memoryRequests.clear();
+    const wasReady = this.state.status === 'ready';
+    this.current?.finish({ kind: 'failed', message: `${reason}; the engine restarted` });
+    if (!wasReady) {
+      // It never started: restarting would fail the same way. Health reports why.
+      this.state = { ...this.state, status: 'error', message: this.state.message ?? reason };
+      for (const waiter of this.readyWaiters.splice(0)) waiter.reject(new Error(this.state.message!));
+      return;
+    }
+    this.state = { status: 'starting', message: null, backend: null, device: null };
+    this.spawn();
+  }
+}

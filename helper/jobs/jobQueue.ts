@@ -1,0 +1,201 @@
+import { randomUUID } from 'node:crypto';
+import type { ErrorCode, JobPreview, JobProgress, JobState, JobStatus } from '../../shared/protocol.js';
+import type { StylizeOptions } from '../../shared/stylizeOptions.js';
+import type { RgbImage } from '../engine/rgbImage.js';
+import { encodePng } from '../imageio/index.js';
+import type { EngineHost, EngineJobOutcome, EngineProgress } from './engineHost.js';
+
+export interface JobInput {
+  readonly content: RgbImage;
+  readonly style: RgbImage;
+  readonly styleKey: string;
+  readonly options: StylizeOptions;
+}
+
+interface Job {
+  readonly id: string;
+  /** Dropped once handed to the engine, so that finished jobs keep only their result. */
+  input: JobInput | null;
+  readonly size: { readonly width: number; readonly height: number; readonly iterations: number };
+  state: JobState;
+  progress: JobProgress;
+  preview: JobPreview | null;
+  /** The PNG, once done. */
+  result: { png: Buffer; width: number; height: number } | null;
+  error: { code: ErrorCode; message: string } | null;
+  finishedAt: number | null;
+}
+
+export interface JobQueueOptions {
+  /** Jobs waiting behind the running one; more are refused (429). */
+  readonly maxQueued: number;
+  /** How long finished jobs (and their results) are kept. */
+  readonly keepFinishedMs: number;
+  readonly log: (line: string) => void;
+}
+
+export class QueueFullError extends Error {}
+
+/**
+ * Jobs in arrival order, one at a time on the engine. Finished jobs are kept for a while so that their result can be
+ * fetched, then purged.
+ */
+export class JobQueue {
+  private readonly jobs = new Map<string, Job>();
+  private readonly waiting: Job[] = [];
+  private running: Job | undefined;
+  private readonly purgeTimer: NodeJS.Timeout;
+  private accepting = true;
+
+  constructor(
+    private readonly engine: EngineHost,
+    private readonly options: JobQueueOptions,
+  ) {
+    this.purgeTimer = setInterval(() => this.purge(), Math.min(60_000, options.keepFinishedMs)).unref();
+    engine.on('ready', () => this.startNext());
+  }
+
+  get length(): number {
+    return this.waiting.length;
+  }
+
+  get busy(): boolean {
+    return this.running !== undefined;
+  }
+
+  submit(input: JobInput): string {
+    if (!this.accepting) throw new QueueFullError('the helper is shutting down');
+    if (this.waiting.length >= this.options.maxQueued) {
+      throw new QueueFullError(`the queue is full (${this.options.maxQueued} jobs waiting); try again later`);
+    }
+    const job: Job = {
+      id: randomUUID(),
+      input,
+      size: { width: input.content.width, height: input.content.height, iterations: input.options.iterations },
+      state: 'queued',
+      progress: { iteration: 0, total: input.options.iterations, contentLoss: null, styleLoss: null, elapsedMs: 0, etaMs: null },
+      preview: null,
+      result: null,
+      error: null,
+      finishedAt: null,
+    };
+    this.jobs.set(job.id, job);
+    this.waiting.push(job);
+    this.options.log(`job ${job.id} queued (${job.size.width}×${job.size.height}, ${job.size.iterations} iterations)`);
+    this.startNext();
+    return job.id;
+  }
+
+  status(id: string): JobStatus | undefined {
+    const job = this.jobs.get(id);
+    if (!job) return undefined;
+    const position = this.waiting.indexOf(job);
+    return {
+      id: job.id,
+      status: job.state,
+      queuePosition: position >= 0 ? position + 1 : null,
+      progress: job.progress,
+      preview: job.preview,
+      result: job.result && { width: job.result.width, height: job.result.height },
+      error: job.error,
+    };
+  }
+
+  result(id: string): Job['result'] | undefined {
+    return this.jobs.get(id)?.result;
+  }
+
+  /** Cancels a queued or running job; finished jobs stay as they are. Returns false for an unknown id. */
+  cancel(id: string): boolean {
+    const job = this.jobs.get(id);
+    if (!job) return false;
+    if (job.state === 'queued') {
+      this.waiting.splice(this.waiting.indexOf(job), 1);
+      this.finish(job, 'canceled');
+    } else if (job.state === 'running') {
+      // Shown as canceled at once; the engine stops within one iteration and only then takes the next job.
+      this.finish(job, 'canceled');
+      this.engine.cancel(job.id);
+    }
+    return true;
+  }
+
+  /** Stops taking jobs and cancels every queued and running one. */
+  shutdown(): void {
+    this.accepting = false;
+    clearInterval(this.purgeTimer);
+    for (const job of [...this.waiting, ...(this.running ? [this.running] : [])]) this.cancel(job.id);
+  }
+
+  private startNext(): void {
+    if (this.running || this.engine.status.status !== 'ready') return;
+    const job = this.waiting.shift();
+    if (!job) return;
+    this.running = job;
+    job.state = 'running';
+    this.options.log(`job ${job.id} running`);
+    const { content, style, styleKey, options } = job.input!;
+    const outcome = this.engine.run(
+      { jobId: job.id, content, style, styleKey, options },
+      { onProgress: (progress) => this.recordProgress(job, progress) },
+    );
+    job.input = null;
+    void outcome
+      .then((outcome) => this.complete(job, outcome))
+      .catch((error: unknown) => this.complete(job, { kind: 'failed', message: String(error) }))
+      .finally(() => {
+        this.running = undefined;
+        this.startNext();
+      });
+  }
+
+  private recordProgress(job: Job, progress: EngineProgress): void {
+    if (job.state !== 'running') return;
+    const perIteration = progress.elapsedMs / progress.iteration;
+    job.progress = {
+      iteration: progress.iteration,
+      total: progress.total,
+      contentLoss: progress.contentLoss,
+      styleLoss: progress.styleLoss,
+      elapsedMs: progress.elapsedMs,
+      etaMs: perIteration * (progress.total - progress.iteration),
+    };
+    const preview = progress.preview;
+    if (preview) {
+      void encodePng(preview).then((png) => {
+        if (job.state === 'running' && (job.preview?.iteration ?? -1) < progress.iteration) {
+          job.preview = { iteration: progress.iteration, width: preview.width, height: preview.height, png: png.toString('base64') };
+        }
+      });
+    }
+  }
+
+  private async complete(job: Job, outcome: EngineJobOutcome): Promise<void> {
+    if (job.state !== 'running') return; // canceled meanwhile
+    if (outcome.kind === 'done') {
+      const png = await encodePng(outcome.image);
+      job.result = { png, width: outcome.image.width, height: outcome.image.height };
+      this.finish(job, 'done');
+    } else if (outcome.kind === 'failed') {
+      job.error = { code: 'job-failed', message: outcome.message };
+      this.finish(job, 'failed');
+    } else {
+      this.finish(job, 'canceled');
+    }
+  }
+
+  private finish(job: Job, state: 'done' | 'failed' | 'canceled'): void {
+    job.input = null;
+    job.state = state;
+    job.finishedAt = Date.now();
+    const detail = job.error ? `: ${job.error.message}` : '';
+    this.options.log(`job ${job.id} ${state}${detail}`);
+  }
+
+  private purge(): void {
+    const cutoff = Date.now() - this.options.keepFinishedMs;
+    for (const [id, job] of this.jobs) {
+      if (job.finishedAt !== null && job.finishedAt < cutoff) this.jobs.delete(id);
+    }
+  }
+}

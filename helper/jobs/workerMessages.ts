@@ -1,0 +1,62 @@
+import type { Health } from '../../shared/protocol.js';
+import type { StylizeOptions } from '../../shared/stylizeOptions.js';
+import type { BackendChoice } from '../engine/index.js';
+import type { RgbImage } from '../engine/rgbImage.js';
+
+/** What the engine worker needs to start: everything it loads once. */
+export interface EngineWorkerConfig {
+  readonly backend: BackendChoice;
+  /** --weights FILE, if given. */
+  readonly weightsFlag: string | undefined;
+  /** Style Gram targets kept for re-runs with another strength (each entry holds five small matrices). */
+  readonly styleCacheEntries: number;
+  /** Minimum time between two previews of a running job. */
+  readonly previewIntervalMs: number;
+  /** Long side of the previews. */
+  readonly previewMaxSide: number;
+}
+
+export interface EngineJobRequest {
+  readonly jobId: string;
+  readonly content: RgbImage;
+  readonly style: RgbImage;
+  /** Identifies the style image's pixels, so that its Gram targets can be reused. */
+  readonly styleKey: string;
+  readonly options: StylizeOptions;
+}
+
+/** Main thread → worker. */
+export type ToWorker =
+  | ({ readonly type: 'run' } & EngineJobRequest)
+  | { readonly type: 'cancel'; readonly jobId: string }
+  | { readonly type: 'memory'; readonly requestId: number };
+
+export type WeightsState = Health['weights'];
+
+export interface EngineMemory {
+  /** Live tensors, the network's weights and the style cache included. */
+  readonly tensors: number;
+  /** Of which held by the style Gram target cache. */
+  readonly cachedTensors: number;
+  readonly bytes: number;
+}
+
+/** Worker → main thread. */
+export type FromWorker =
+  | { readonly type: 'weights'; readonly weights: WeightsState }
+  | { readonly type: 'ready'; readonly backend: string; readonly device: string }
+  | { readonly type: 'startup-failed'; readonly message: string }
+  | {
+      readonly type: 'progress';
+      readonly jobId: string;
+      readonly iteration: number;
+      readonly total: number;
+      readonly contentLoss: number;
+      readonly styleLoss: number;
+      readonly elapsedMs: number;
+      readonly preview: RgbImage | null;
+    }
+  | { readonly type: 'done'; readonly jobId: string; readonly image: RgbImage }
+  | { readonly type: 'failed'; readonly jobId: string; readonly message: string }
+  | { readonly type: 'canceled'; readonly jobId: string }
+  | ({ readonly type: 'memory'; readonly requestId: number } & EngineMemory);

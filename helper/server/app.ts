@@ -1,0 +1,184 @@
+import { createHash } from 'node:crypto';
+import express, { type NextFunction, type Request, type Response } from 'express';
+import sharp from 'sharp';
+import {
+  API_PREFIX,
+  createJobRequestSchema,
+  healthSchema,
+  jobStatusSchema,
+  type CreateJobResponse,
+  type Health,
+} from '../../shared/protocol.js';
+import { describeIssues, MAX_SIZE } from '../../shared/stylizeOptions.js';
+import type { EngineHost } from '../jobs/engineHost.js';
+import { QueueFullError, type JobQueue } from '../jobs/jobQueue.js';
+import { ImageInputError, prepareStylizeImages } from '../imageio/index.js';
+import { HttpError } from './httpError.js';
+import { allowCors, requireLocalHost, requirePairingToken } from './security.js';
+
+export interface AppContext {
+  readonly version: string;
+  readonly token: string;
+  /** The port the helper listens on: the only one a Host header may name. */
+  readonly port: () => number;
+  readonly engine: EngineHost;
+  readonly queue: JobQueue;
+  readonly bodyLimitBytes: number;
+  readonly log: (line: string) => void;
+}
+
+/** Input images larger than this on their long side are refused (the output is at most MAX_SIZE anyway). */
+export const MAX_INPUT_LONG_SIDE = MAX_SIZE;
+
+/**
+ * The HTTP API. Thin on purpose: it validates with the shared schemas, translates to the job queue and back, and
+ * turns every failure into `{"error": {"code", "message"}}` with the right status.
+ */
+export function createApp(context: AppContext): express.Express {
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('etag', false);
+
+  app.use(logRequests(context.log));
+  app.use(requireLocalHost(context.port));
+  app.use(allowCors);
+  app.use(express.json({ limit: context.bodyLimitBytes }));
+
+  const api = express.Router();
+
+  api.get('/health', async (_request, response) => {
+    const memory = await context.engine.memory();
+    const { status, message, backend, device } = context.engine.status;
+    const health: Health = {
+      name: 'gramstyle',
+      version: context.version,
+      apiVersion: 1,
+      status,
+      message,
+      backend,
+      device,
+      weights: context.engine.weights,
+      queueLength: context.queue.length,
+      busy: context.queue.busy,
+      engineMemory: memory && { tensors: memory.tensors, cachedTensors: memory.cachedTensors, bytes: memory.bytes },
+    };
+    response.json(healthSchema.parse(health));
+  });
+
+  api.use(requirePairingToken(context.token));
+
+  api.post('/jobs', async (request, response) => {
+    const parsed = createJobRequestSchema.safeParse(request.body);
+    if (!parsed.success) {
+      const onlyOptions = parsed.error.issues.every((issue) => issue.path[0] === 'options');
+      throw new HttpError(
+        400,
+        onlyOptions ? 'invalid-options' : 'bad-request',
+        `invalid job: ${describeIssues(parsed.error).join('; ')}`,
+      );
+    }
+    if (context.engine.status.status === 'error') {
+      throw new HttpError(503, 'not-ready', `the helper could not start: ${context.engine.status.message}`);
+    }
+    const { options } = parsed.data;
+    const [contentBytes, styleBytes] = [parsed.data.content, parsed.data.style].map((b64) => Buffer.from(b64, 'base64'));
+    await Promise.all([
+      checkInputSize(contentBytes!, 'content image'),
+      checkInputSize(styleBytes!, 'style image'),
+    ]);
+    const images = await prepareStylizeImages(contentBytes!, styleBytes!, options).catch((error: unknown) => {
+      throw error instanceof ImageInputError ? new HttpError(400, 'invalid-image', error.message) : error;
+    });
+    const styleKey = createHash('sha256').update(styleBytes!).digest('hex');
+    const id = context.queue.submit({ ...images, styleKey, options });
+    const answer: CreateJobResponse = { id };
+    response.status(202).location(`${API_PREFIX}/jobs/${id}`).json(answer);
+  });
+
+  api.get('/jobs/:id', (request, response) => {
+    const status = context.queue.status(request.params.id);
+    if (!status) throw unknownJob(request.params.id);
+    response.json(jobStatusSchema.parse(status));
+  });
+
+  api.get('/jobs/:id/result', (request, response) => {
+    const status = context.queue.status(request.params.id);
+    if (!status) throw unknownJob(request.params.id);
+    const result = context.queue.result(request.params.id);
+    if (!result) {
+      throw new HttpError(409, 'not-finished', `job ${request.params.id} has no result: it is ${status.status}`);
+    }
+    response.type('png').send(result.png);
+  });
+
+  api.delete('/jobs/:id', (request, response) => {
+    if (!context.queue.cancel(request.params.id)) throw unknownJob(request.params.id);
+    response.json(jobStatusSchema.parse(context.queue.status(request.params.id)));
+  });
+
+  app.use(API_PREFIX, api);
+  app.use((request) => {
+    throw new HttpError(404, 'not-found', `no such endpoint: ${request.method} ${request.path}`);
+  });
+  app.use(sendError(context.log));
+  return app;
+}
+
+/** Refuses images whose header already says they are too large, before anything is decoded. */
+async function checkInputSize(bytes: Buffer, label: string): Promise<void> {
+  const { width, height } = await sharp(bytes, { limitInputPixels: false })
+    .metadata()
+    .catch(() => ({ width: 0, height: 0 })); // not an image at all: decoding reports that with the right words
+  if (Math.max(width, height) > MAX_INPUT_LONG_SIDE) {
+    throw new HttpError(
+      400,
+      'invalid-image',
+      `${label}: too large (${width}×${height}); the long side may be at most ${MAX_INPUT_LONG_SIDE} pixels`,
+    );
+  }
+}
+
+function unknownJob(id: string): HttpError {
+  return new HttpError(404, 'not-found', `no job ${id} (finished jobs are kept for a while, then forgotten)`);
+}
+
+function logRequests(log: (line: string) => void) {
+  return (request: Request, response: Response, next: NextFunction): void => {
+    const startedAt = performance.now();
+    response.on('finish', () => {
+      const ms = (performance.now() - startedAt).toFixed(1);
+      log(`${request.method} ${request.originalUrl} ${response.statusCode} ${ms} ms`);
+    });
+    next();
+  };
+}
+
+/** The last middleware: every error becomes a JSON error body; nothing takes the helper down. */
+function sendError(log: (line: string) => void) {
+  return (error: unknown, _request: Request, response: Response, _next: NextFunction): void => {
+    const httpError = toHttpError(error);
+    if (httpError.status >= 500) log(`error: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
+    if (response.headersSent) {
+      response.end();
+      return;
+    }
+    response.status(httpError.status).json(httpError.body);
+  };
+}
+
+function toHttpError(error: unknown): HttpError {
+  if (error instanceof HttpError) return error;
+  if (error instanceof QueueFullError) return new HttpError(429, 'queue-full', error.message);
+  // body-parser's errors carry a type and status.
+  const bodyError = error as { type?: string; status?: number; limit?: number; message?: string };
+  if (bodyError.type === 'entity.too.large') {
+    return new HttpError(413, 'payload-too-large', `request body too large (the limit is ${bodyError.limit} bytes)`);
+  }
+  if (bodyError.type === 'entity.parse.failed') {
+    return new HttpError(400, 'bad-request', `request body is not valid JSON: ${bodyError.message}`);
+  }
+  if (typeof bodyError.status === 'number' && bodyError.status >= 400 && bodyError.status < 500) {
+    return new HttpError(bodyError.status, 'bad-request', bodyError.message ?? 'bad request');
+  }
+  return new HttpError(500, 'internal', 'internal error in the helper (see its log)');
+}

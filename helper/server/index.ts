@@ -1,0 +1,87 @@
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { DEFAULT_HELPER_PORT } from '../../shared/protocol.js';
+import type { BackendChoice } from '../engine/index.js';
+import { EngineHost } from '../jobs/engineHost.js';
+import { JobQueue } from '../jobs/jobQueue.js';
+import { createApp } from './app.js';
+import { gramstyleVersion } from '../cli/version.js';
+
+export interface HelperServerOptions {
+  readonly host?: string;
+  /** 0 picks a free port. */
+  readonly port?: number;
+  readonly token: string;
+  readonly backend?: BackendChoice;
+  /** --weights FILE; else GRAMSTYLE_WEIGHTS, the cache, or a download. */
+  readonly weights?: string;
+  readonly maxQueued?: number;
+  readonly bodyLimitBytes?: number;
+  readonly keepFinishedMs?: number;
+  readonly previewIntervalMs?: number;
+  readonly previewMaxSide?: number;
+  readonly log?: (line: string) => void;
+}
+
+export interface RunningHelper {
+  readonly url: string;
+  readonly port: number;
+  /** Resolves once the backend and weights are loaded; rejects if the engine cannot start. */
+  readonly ready: Promise<void>;
+  /** Stops taking requests, cancels queued and running jobs, stops the engine. */
+  close(): Promise<void>;
+}
+
+/** Starts the helper: the HTTP API at once, the engine (backend and weights) in its worker meanwhile. */
+export async function startHelperServer(options: HelperServerOptions): Promise<RunningHelper> {
+  const log = options.log ?? ((line: string) => console.log(`${new Date().toISOString()} ${line}`));
+  const engine = new EngineHost({
+    backend: options.backend ?? 'auto',
+    weightsFlag: options.weights,
+    styleCacheEntries: 4,
+    previewIntervalMs: options.previewIntervalMs ?? 1000,
+    previewMaxSide: options.previewMaxSide ?? 256,
+  });
+  const queue = new JobQueue(engine, {
+    maxQueued: options.maxQueued ?? 8,
+    keepFinishedMs: options.keepFinishedMs ?? 30 * 60_000,
+    log,
+  });
+  let port = options.port ?? DEFAULT_HELPER_PORT;
+  const app = createApp({
+    version: gramstyleVersion(),
+    token: options.token,
+    port: () => port,
+    engine,
+    queue,
+    bodyLimitBytes: options.bodyLimitBytes ?? 64 * 1024 * 1024,
+    log,
+  });
+  const host = options.host ?? '127.0.0.1';
+  const server = await new Promise<Server>((resolve, reject) => {
+    const listening = app.listen(port, host, () => resolve(listening));
+    listening.once('error', reject);
+  }).catch(async (error: unknown) => {
+    await engine.close();
+    throw error;
+  });
+  port = (server.address() as AddressInfo).port;
+  const ready = engine.ready();
+  ready.then(
+    () => log(`engine ready: ${engine.status.backend} on ${engine.status.device}`),
+    (error: unknown) => log(`engine failed to start: ${error instanceof Error ? error.message : String(error)}`),
+  );
+  log(`gramstyle helper listening on http://${host.includes(':') ? `[${host}]` : host}:${port}`);
+
+  return {
+    url: `http://${host.includes(':') ? `[${host}]` : host}:${port}`,
+    port,
+    ready,
+    async close() {
+      queue.shutdown();
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await engine.close();
+    },
+  };
+}

@@ -1,0 +1,53 @@
+import type { NextFunction, Request, Response } from 'express';
+import { HttpError } from './httpError.js';
+import { tokenMatches } from './pairingToken.js';
+
+const LOOPBACK_HOSTNAMES = ['localhost', '127.0.0.1', '[::1]'];
+
+/**
+ * DNS rebinding defence: a web page can point its own host name at 127.0.0.1, but its requests then carry that
+ * name in Host. Only the loopback names with our port are accepted.
+ */
+export function requireLocalHost(port: () => number) {
+  return (request: Request, _response: Response, next: NextFunction): void => {
+    const host = (request.headers.host ?? '').toLowerCase();
+    const allowed = LOOPBACK_HOSTNAMES.map((name) => `${name}:${port()}`);
+    if (!allowed.includes(host)) {
+      throw new HttpError(403, 'forbidden-host', `requests must be addressed to ${allowed.join(', ')} (got Host: ${host || 'none'})`);
+    }
+    next();
+  };
+}
+
+/**
+ * Any origin may call (the plugin's iframe has origin "null"); no cookies are used, so `*` without credentials
+ * grants nothing a token does not. Preflights are answered here, before authentication, as browsers send them
+ * without the Authorization header. Chrome's Private Network Access asks before a page reaches loopback.
+ */
+export function allowCors(request: Request, response: Response, next: NextFunction): void {
+  response.setHeader('Access-Control-Allow-Origin', '*');
+  if (request.method !== 'OPTIONS') {
+    next();
+    return;
+  }
+  response.setHeader('Access-Control-Allow-Methods', 'GET, POST, DELETE, OPTIONS');
+  response.setHeader('Access-Control-Allow-Headers', 'Authorization, Content-Type');
+  response.setHeader('Access-Control-Max-Age', '600');
+  if (request.headers['access-control-request-private-network'] === 'true') {
+    response.setHeader('Access-Control-Allow-Private-Network', 'true');
+  }
+  response.status(204).end();
+}
+
+export function requirePairingToken(token: string) {
+  return (request: Request, _response: Response, next: NextFunction): void => {
+    const match = /^Bearer\s+(\S+)\s*$/i.exec(request.headers.authorization ?? '');
+    if (!match) {
+      throw new HttpError(401, 'unauthorized', 'missing pairing token: send "Authorization: Bearer <token>" (run `gramstyle pair` to see it)');
+    }
+    if (!tokenMatches(match[1]!, token)) {
+      throw new HttpError(401, 'unauthorized', 'wrong pairing token (run `gramstyle pair` to see the right one)');
+    }
+    next();
+  };
+}
