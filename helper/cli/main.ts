@@ -2,6 +2,9 @@ import { BACKEND_NAMES } from '../engine/index.js';
 import { stylizeOptionsSchema } from '../../shared/stylizeOptions.js';
 import { demoCommand, DEMO_ITERATIONS, DEMO_OUTPUT, DEMO_SIZE } from './demoCommand.js';
 import { doctorCommand } from './doctorCommand.js';
+import { pairCommand } from './pairCommand.js';
+import { serveCommand } from './serveCommand.js';
+import { serviceCommand } from './serviceCommand.js';
 import { choiceList } from './jobArgs.js';
 import { stylizeCommand } from './stylizeCommand.js';
 import { UsageError } from './usageError.js';
@@ -9,7 +12,14 @@ import { gramstyleVersion } from './version.js';
 
 type Command = (argv: readonly string[], signal: AbortSignal) => Promise<number>;
 
-const COMMANDS: Record<string, Command> = { stylize: stylizeCommand, doctor: doctorCommand, demo: demoCommand };
+const COMMANDS: Record<string, Command> = {
+  stylize: stylizeCommand,
+  doctor: doctorCommand,
+  demo: demoCommand,
+  serve: serveCommand,
+  pair: pairCommand,
+  service: serviceCommand,
+};
 
 /** The `gramstyle` command line. Returns the exit code: 0 done, 1 failed, 2 wrong usage, 130 interrupted. */
 export async function main(argv: readonly string[]): Promise<number> {
@@ -63,6 +73,12 @@ Usage:
                                            --size ${DEMO_SIZE} --iterations ${DEMO_ITERATIONS})
   gramstyle doctor [--backend B] [--weights FILE]
                                            show the backend and the weights, download them if needed
+  gramstyle serve [--port 7415] [--host 127.0.0.1] [--backend B] [--weights FILE]
+                                           the helper the Figma plugin talks to (stops on SIGTERM)
+  gramstyle pair                           print the pairing token to paste into the plugin
+  gramstyle service install|uninstall|status [--dry-run] [serve options]
+                                           run the helper in the background at logon (systemd,
+                                           launchd or a Windows scheduled task)
   gramstyle help | --help | --version
 
 Images: PNG, JPEG or WebP; transparency is flattened onto white. The result is a PNG.
