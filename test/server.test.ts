@@ -245,4 +245,17 @@ describe('jobs', () => {
     expect(done!.result).toEqual({ width: 48, height: 36 });
     expect((await client.health()).status).toBe('ready');
   });
+
+  it('fails a job that runs the engine out of memory, restarts the engine, and runs the next job', async () => {
+    // 4096×3000 on wasm: conv1_1 alone needs 3 GB of the 4 GB a WebAssembly heap may have.
+    const huge = await sharp({ create: { width: 4096, height: 3000, channels: 3, background: '#336699' } }).png().toBuffer();
+    const failing = await client.submitOk({ content: huge.toString('base64'), style, options: { size: 4096, iterations: 2 } });
+    const [failed] = (await client.pollUntil(failing, (status) => status.status === 'failed', 300_000)).slice(-1);
+    expect(failed!.error!.message).toMatch(/ran out of memory at 4096×3000 pixels.*engine restarted/);
+
+    const next = await client.submitOk({ content, style, options: { size: 48, iterations: 2 } });
+    const [done] = (await client.pollUntil(next, (status) => status.status === 'done', 120_000)).slice(-1);
+    expect(done!.result).toEqual({ width: 48, height: 36 });
+    expect((await client.health()).status).toBe('ready');
+  }, 400_000);
 });

@@ -158,7 +158,11 @@ export class EngineHost extends EventEmitter {
         if (this.current?.jobId === message.jobId) this.current.finish({ kind: 'done', image: message.image });
         break;
       case 'failed':
-        if (this.current?.jobId === message.jobId) this.current.finish({ kind: 'failed', message: message.message });
+        if (message.engineBroken) {
+          this.restart(`${message.message}; the engine restarted`);
+        } else if (this.current?.jobId === message.jobId) {
+          this.current.finish({ kind: 'failed', message: message.message });
+        }
         break;
       case 'canceled':
         if (this.current?.jobId === message.jobId) this.current.finish({ kind: 'canceled' });
@@ -172,17 +176,24 @@ export class EngineHost extends EventEmitter {
 
   private workerDied(worker: Worker, reason: string): void {
     if (this.worker !== worker || this.closed) return;
-    this.worker = undefined;
-    for (const resolve of this.memoryRequests.values()) resolve(null);
-    this.memoryRequests.clear();
-    const wasReady = this.state.status === 'ready';
-    this.current?.finish({ kind: 'failed', message: `${reason}; the engine restarted` });
-    if (!wasReady) {
-      // It never started: restarting would fail the same way. Health reports why.
-      this.state = { ...this.state, status: 'error', message: this.state.message ?? reason };
-      for (const waiter of this.readyWaiters.splice(0)) waiter.reject(new Error(this.state.message!));
+    if (this.state.status === 'ready') {
+      this.restart(`${reason}; the engine restarted`);
       return;
     }
+    // It never started: restarting would fail the same way. Health reports why.
+    this.worker = undefined;
+    this.state = { ...this.state, status: 'error', message: this.state.message ?? reason };
+    for (const waiter of this.readyWaiters.splice(0)) waiter.reject(new Error(this.state.message!));
+  }
+
+  /** Fails the running job with `reason`, replaces the worker with a fresh one (which loads everything again). */
+  private restart(reason: string): void {
+    const broken = this.worker;
+    this.worker = undefined;
+    void broken?.terminate();
+    for (const resolve of this.memoryRequests.values()) resolve(null);
+    this.memoryRequests.clear();
+    this.current?.finish({ kind: 'failed', message: reason });
     this.state = { status: 'starting', message: null, backend: null, device: null };
     this.spawn();
   }

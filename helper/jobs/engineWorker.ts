@@ -112,11 +112,34 @@ async function runJob(transfer: StyleTransfer, job: EngineJobRequest): Promise<v
     });
     send({ type: 'done', jobId: job.jobId, image: result.image });
   } catch (error) {
-    if (controller.signal.aborted) send({ type: 'canceled', jobId: job.jobId });
-    else send({ type: 'failed', jobId: job.jobId, message: error instanceof Error ? error.message : String(error) });
+    if (controller.signal.aborted) {
+      send({ type: 'canceled', jobId: job.jobId });
+    } else if (isEngineBreaking(error)) {
+      const { width, height } = job.content;
+      send({
+        type: 'failed',
+        jobId: job.jobId,
+        message:
+          `the engine ran out of memory at ${width}×${height} pixels (${(error as Error).message}); ` +
+          'try a smaller size or a backend with more memory',
+        engineBroken: true,
+      });
+    } else {
+      send({ type: 'failed', jobId: job.jobId, message: error instanceof Error ? error.message : String(error), engineBroken: false });
+    }
   } finally {
     runningJobs.delete(job.jobId);
   }
+}
+
+/**
+ * A WebAssembly trap (typically a failed allocation surfacing as an out-of-bounds access) or an allocation failure
+ * leaves the backend's heap in an unknown state: every later job would fail too.
+ */
+function isEngineBreaking(error: unknown): boolean {
+  if (error instanceof WebAssembly.RuntimeError) return true;
+  const message = error instanceof Error ? error.message : String(error);
+  return /out of memory|memory access out of bounds|table index is out of bounds|maximum memory|allocat/i.test(message);
 }
 
 const started = start();

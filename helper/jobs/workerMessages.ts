@@ -57,6 +57,12 @@ export type FromWorker =
       readonly preview: RgbImage | null;
     }
   | { readonly type: 'done'; readonly jobId: string; readonly image: RgbImage }
-  | { readonly type: 'failed'; readonly jobId: string; readonly message: string }
+  | {
+      readonly type: 'failed';
+      readonly jobId: string;
+      readonly message: string;
+      /** The backend's state cannot be trusted after this error (a WebAssembly trap, out of memory): restart. */
+      readonly engineBroken: boolean;
+    }
   | { readonly type: 'canceled'; readonly jobId: string }
   | ({ readonly type: 'memory'; readonly requestId: number } & EngineMemory);
