@@ -47,7 +47,7 @@ export const healthSchema = z.object({
   }),
   queueLength: z.number().int().min(0),
   busy: z.boolean(),
-  /** The engine's live tensors (of which the style cache holds cachedTensors) and their bytes; null until ready. */
+  /** The engine's live tensors (the style cache holds cachedTensors of them) and bytes, as of its last job. */
   engineMemory: z
     .object({ tensors: z.number().int(), cachedTensors: z.number().int(), bytes: z.number() })
     .nullable(),

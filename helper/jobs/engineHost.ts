@@ -57,8 +57,7 @@ export class EngineHost extends EventEmitter {
   private weightsState: WeightsState = { status: 'locating', progress: null, path: null };
   private current: { jobId: string; handlers: EngineJobHandlers; finish: (outcome: EngineJobOutcome) => void } | undefined;
   private readyWaiters: Array<{ resolve: () => void; reject: (error: Error) => void }> = [];
-  private memoryRequests = new Map<number, (memory: EngineMemory | null) => void>();
-  private nextRequestId = 1;
+  private lastMemory: EngineMemory | null = null;
   private closed = false;
 
   constructor(private readonly config: EngineWorkerConfig) {
@@ -106,13 +105,9 @@ export class EngineHost extends EventEmitter {
     if (this.current?.jobId === jobId) this.post({ type: 'cancel', jobId });
   }
 
-  memory(): Promise<EngineMemory | null> {
-    if (!this.worker || this.state.status !== 'ready') return Promise.resolve(null);
-    const requestId = this.nextRequestId++;
-    return new Promise((resolve) => {
-      this.memoryRequests.set(requestId, resolve);
-      this.post({ type: 'memory', requestId });
-    });
+  /** The engine's memory as of its start or its last job; null while (re)starting. */
+  get memory(): EngineMemory | null {
+    return this.state.status === 'ready' ? this.lastMemory : null;
   }
 
   async close(): Promise<void> {
@@ -168,8 +163,7 @@ export class EngineHost extends EventEmitter {
         if (this.current?.jobId === message.jobId) this.current.finish({ kind: 'canceled' });
         break;
       case 'memory':
-        this.memoryRequests.get(message.requestId)?.(message);
-        this.memoryRequests.delete(message.requestId);
+        this.lastMemory = { tensors: message.tensors, cachedTensors: message.cachedTensors, bytes: message.bytes };
         break;
     }
   }
@@ -191,8 +185,7 @@ export class EngineHost extends EventEmitter {
     const broken = this.worker;
     this.worker = undefined;
     void broken?.terminate();
-    for (const resolve of this.memoryRequests.values()) resolve(null);
-    this.memoryRequests.clear();
+    this.lastMemory = null;
     this.current?.finish({ kind: 'failed', message: reason });
     this.state = { status: 'starting', message: null, backend: null, device: null };
     this.spawn();

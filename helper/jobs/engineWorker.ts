@@ -71,11 +71,17 @@ async function start(): Promise<{ transfer: StyleTransfer }> {
   send({ type: 'weights', weights: { status: 'loading', progress: null, path: weightsPath } });
   const network = new Vgg19Features(await readVggWeightsFile(weightsPath), preferredGradientPath(backend.name));
   send({ type: 'weights', weights: { status: 'ready', progress: null, path: weightsPath } });
+  sendMemory();
   send({ type: 'ready', backend: backend.name, device: backend.device });
   return { transfer: new StyleTransfer(network) };
 }
 
 const styleTargets = new StyleTargetCache(config.styleCacheEntries);
+
+function sendMemory(): void {
+  const memory = tf.memory();
+  send({ type: 'memory', tensors: memory.numTensors, cachedTensors: styleTargets.tensorCount, bytes: memory.numBytes });
+}
 const runningJobs = new Map<string, AbortController>();
 
 async function runJob(transfer: StyleTransfer, job: EngineJobRequest): Promise<void> {
@@ -110,9 +116,11 @@ async function runJob(transfer: StyleTransfer, job: EngineJobRequest): Promise<v
         await new Promise((resolve) => setImmediate(resolve));
       },
     });
+    sendMemory();
     send({ type: 'done', jobId: job.jobId, image: result.image });
   } catch (error) {
     if (controller.signal.aborted) {
+      sendMemory();
       send({ type: 'canceled', jobId: job.jobId });
     } else if (isEngineBreaking(error)) {
       const { width, height } = job.content;
@@ -125,6 +133,7 @@ async function runJob(transfer: StyleTransfer, job: EngineJobRequest): Promise<v
         engineBroken: true,
       });
     } else {
+      sendMemory();
       send({ type: 'failed', jobId: job.jobId, message: error instanceof Error ? error.message : String(error), engineBroken: false });
     }
   } finally {
@@ -155,16 +164,5 @@ port.on('message', (message: ToWorker) => {
     case 'cancel':
       runningJobs.get(message.jobId)?.abort(new Error('canceled'));
       break;
-    case 'memory': {
-      const memory = tf.memory();
-      send({
-        type: 'memory',
-        requestId: message.requestId,
-        tensors: memory.numTensors,
-        cachedTensors: styleTargets.tensorCount,
-        bytes: memory.numBytes,
-      });
-      break;
-    }
   }
 });

@@ -28,8 +28,7 @@ export interface EngineJobRequest {
 /** Main thread → worker. */
 export type ToWorker =
   | ({ readonly type: 'run' } & EngineJobRequest)
-  | { readonly type: 'cancel'; readonly jobId: string }
-  | { readonly type: 'memory'; readonly requestId: number };
+  | { readonly type: 'cancel'; readonly jobId: string };
 
 export type WeightsState = Health['weights'];
 
@@ -65,4 +64,5 @@ export type FromWorker =
       readonly engineBroken: boolean;
     }
   | { readonly type: 'canceled'; readonly jobId: string }
-  | ({ readonly type: 'memory'; readonly requestId: number } & EngineMemory);
+  /** Sent when ready and after each job, before its outcome: health must never wait for a busy engine. */
+  | ({ readonly type: 'memory' } & EngineMemory);

@@ -46,8 +46,8 @@ export function createApp(context: AppContext): express.Express {
 
   const api = express.Router();
 
-  api.get('/health', async (_request, response) => {
-    const memory = await context.engine.memory();
+  api.get('/health', (_request, response) => {
+    const memory = context.engine.memory;
     const { status, message, backend, device } = context.engine.status;
     const health: Health = {
       name: 'gramstyle',
