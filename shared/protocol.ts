@@ -70,6 +70,10 @@ export const createJobRequestSchema = z
   .strict();
 export type CreateJobRequest = z.input<typeof createJobRequestSchema>;
 
+/** GET /v1/pairing: answers 200 with this for a good token, 401 otherwise; starts nothing. */
+export const pairingResponseSchema = z.object({ paired: z.literal(true) });
+export type PairingResponse = z.infer<typeof pairingResponseSchema>;
+
 export const createJobResponseSchema = z.object({ id: z.string() });
 export type CreateJobResponse = z.infer<typeof createJobResponseSchema>;
 

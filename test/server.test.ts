@@ -75,6 +75,12 @@ describe('security', () => {
     );
   });
 
+  it('confirms a good token on GET /v1/pairing, refuses a bad one', async () => {
+    const paired = await client.fetch('/v1/pairing');
+    expect([paired.status, await paired.json()]).toEqual([200, { paired: true }]);
+    await expectError(await client.fetch('/v1/pairing', { token: 'b'.repeat(64) }), 401, 'unauthorized');
+  });
+
   it('refuses a foreign Host header (DNS rebinding, 403) and accepts the loopback names', async () => {
     const foreign = await rawRequest(helper.url, { path: '/v1/health', headers: { Host: `evil.example:${helper.port}` } });
     expect(foreign.status).toBe(403);

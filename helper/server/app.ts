@@ -8,6 +8,7 @@ import {
   jobStatusSchema,
   type CreateJobResponse,
   type Health,
+  type PairingResponse,
 } from '../../shared/protocol.js';
 import { describeIssues, MAX_SIZE } from '../../shared/stylizeOptions.js';
 import type { EngineHost } from '../jobs/engineHost.js';
@@ -66,6 +67,11 @@ export function createApp(context: AppContext): express.Express {
   });
 
   api.use(requirePairingToken(context.token));
+
+  api.get('/pairing', (_request, response) => {
+    const answer: PairingResponse = { paired: true };
+    response.json(answer);
+  });
 
   api.post('/jobs', async (request, response) => {
     const parsed = createJobRequestSchema.safeParse(request.body);
