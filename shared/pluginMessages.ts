@@ -1,0 +1,138 @@
+import { z } from 'zod';
+import { MIN_SIZE, stylizeOptionsSchema } from './stylizeOptions.js';
+
+/**
+ * The messages between the Figma plugin's main thread (plugin/main: the document, exports, insertion, storage) and
+ * its panel (plugin/ui: the iframe that talks to the helper). Both sides validate what they receive with these
+ * schemas; types are inferred from them. Figma carries messages with the structured clone algorithm, so bytes travel
+ * as Uint8Array.
+ */
+
+/** Figma's limit on images: createImage rejects anything wider or taller, so exports stay within it too. */
+export const FIGMA_MAX_IMAGE_SIZE = 4096;
+
+/** The node types the plugin exports: they render as one picture with a box of their own. */
+export const EXPORTABLE_NODE_TYPES = ['FRAME', 'COMPONENT', 'INSTANCE', 'GROUP'] as const;
+export const exportableNodeTypeSchema = z.enum(EXPORTABLE_NODE_TYPES);
+export type ExportableNodeType = z.infer<typeof exportableNodeTypeSchema>;
+
+/** Long side of the thumbnails in the panel, in image pixels (shown at half that size on 2× screens). */
+export const THUMBNAIL_SIZE = 96;
+
+/** The panel's size presets; any whole number of pixels between MIN_SIZE and the export limit is allowed too. */
+export const SIZE_PRESETS = [
+  { label: 'Preview', size: 256 },
+  { label: 'Standard', size: 512 },
+  { label: 'High', size: 1024 },
+] as const;
+
+/** Uint8Array of any backing buffer (a Node Buffer is one too). */
+const bytesSchema = z.custom<Uint8Array>((value) => value instanceof Uint8Array, 'expected a Uint8Array');
+const requestIdSchema = z.number().int().nonnegative();
+const nodeIdSchema = z.string().min(1);
+
+/** What the panel remembers between runs (figma.clientStorage); defaults and limits come from the job options. */
+const jobOptionShape = stylizeOptionsSchema.shape;
+export const panelSettingsSchema = z.object({
+  strength: jobOptionShape.strength,
+  /** The job's own limit (MAX_SIZE) is Figma's image limit too. */
+  size: jobOptionShape.size,
+  iterations: jobOptionShape.iterations,
+});
+export type PanelSettings = z.output<typeof panelSettingsSchema>;
+
+/** The helper's pairing token, as typed or pasted by the user. */
+export const pairingTokenSchema = z.string().trim().min(1, 'is empty').max(512);
+
+export const frameSummarySchema = z.object({
+  id: nodeIdSchema,
+  name: z.string(),
+  type: exportableNodeTypeSchema,
+  width: z.number().positive(),
+  height: z.number().positive(),
+  /** PNG whose long side is THUMBNAIL_SIZE; null when Figma could not render it (the frame is still usable). */
+  thumbnail: bytesSchema.nullable(),
+});
+export type FrameSummary = z.infer<typeof frameSummarySchema>;
+
+export const selectionSchema = z.discriminatedUnion('state', [
+  /** Exactly two exportable nodes, already assigned their roles. */
+  z.object({ state: z.literal('ready'), content: frameSummarySchema, style: frameSummarySchema }),
+  /** Anything else: a sentence telling the user what to select. */
+  z.object({ state: z.literal('hint'), hint: z.string() }),
+]);
+export type SelectionState = z.infer<typeof selectionSchema>;
+
+export const httpMethodSchema = z.enum(['GET', 'POST', 'DELETE']);
+export type HttpMethod = z.infer<typeof httpMethodSchema>;
+
+// ---- panel → main thread ----
+
+export const uiToMainMessageSchema = z.discriminatedUnion('type', [
+  /** The panel is listening: the main thread answers with `init` and the current `selection`. */
+  z.object({ type: z.literal('ready') }),
+  z.object({ type: z.literal('swap-roles') }),
+  z.object({ type: z.literal('save-settings'), settings: panelSettingsSchema }),
+  /** null forgets the token. */
+  z.object({ type: z.literal('save-token'), token: pairingTokenSchema.nullable() }),
+  /** Export both frames as PNG, long side `size`; answered by `exported` or `failed`. */
+  z.object({
+    type: z.literal('export'),
+    requestId: requestIdSchema,
+    contentId: nodeIdSchema,
+    styleId: nodeIdSchema,
+    size: z.number().int().min(MIN_SIZE).max(FIGMA_MAX_IMAGE_SIZE),
+  }),
+  /** Insert the result beside the content frame; answered by `inserted` or `failed`. */
+  z.object({
+    type: z.literal('insert'),
+    requestId: requestIdSchema,
+    contentId: nodeIdSchema,
+    styleId: nodeIdSchema,
+    png: bytesSchema,
+  }),
+  /**
+   * The fallback transport: the main thread calls the helper with Figma's own fetch when the iframe may not reach
+   * localhost. Only a path is sent: the main thread talks to the helper and nowhere else.
+   */
+  z.object({
+    type: z.literal('http-request'),
+    requestId: requestIdSchema,
+    method: httpMethodSchema,
+    path: z.string().startsWith('/v1/'),
+    headers: z.record(z.string(), z.string()),
+    body: z.string().nullable(),
+  }),
+  z.object({ type: z.literal('notify'), message: z.string().min(1), error: z.boolean() }),
+]);
+export type UiToMainMessage = z.infer<typeof uiToMainMessageSchema>;
+
+// ---- main thread → panel ----
+
+export const mainToUiMessageSchema = z.discriminatedUnion('type', [
+  z.object({
+    type: z.literal('init'),
+    /** Where the helper listens, e.g. http://localhost:7415. */
+    helperUrl: z.url(),
+    settings: panelSettingsSchema,
+    token: pairingTokenSchema.nullable(),
+  }),
+  z.object({ type: z.literal('selection'), selection: selectionSchema }),
+  z.object({ type: z.literal('exported'), requestId: requestIdSchema, content: bytesSchema, style: bytesSchema }),
+  z.object({ type: z.literal('inserted'), requestId: requestIdSchema, nodeId: nodeIdSchema, name: z.string() }),
+  /** An `export` or `insert` that did not work; the main thread has told the user through figma.notify too. */
+  z.object({ type: z.literal('failed'), requestId: requestIdSchema, message: z.string() }),
+  z.object({
+    type: z.literal('http-response'),
+    requestId: requestIdSchema,
+    status: z.number().int().min(100).max(599),
+    contentType: z.string().nullable(),
+    body: bytesSchema,
+  }),
+  /** The helper could not be reached at all (connection refused, blocked). */
+  z.object({ type: z.literal('http-error'), requestId: requestIdSchema, message: z.string() }),
+]);
+export type MainToUiMessage = z.infer<typeof mainToUiMessageSchema>;
+
+/** The message of one type, e.g. `MessageOf<MainToUiMessage, 'exported'>`. */
+export type MessageOf<M extends { type: string }, T extends M['type']> = Extract<M, { type: T }>;
