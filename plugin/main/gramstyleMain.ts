@@ -1,0 +1,319 @@
+import type { BaseNode, ChildrenMixin, PageNode, PluginAPI, SceneNode } from '@figma/plugin-typings/plugin-api-standalone.js';
+
+import {
+  type FrameSummary,
+  type MainToUiMessage,
+  type MessageOf,
+  panelSettingsSchema,
+  type PanelSettings,
+  pairingTokenSchema,
+  type SelectionState,
+  THUMBNAIL_SIZE,
+  type UiToMainMessage,
+  uiToMainMessageSchema,
+} from '../../shared/pluginMessages.js';
+import { type Box, longSideConstraint, placeBeside } from './geometry.js';
+import { type ExportableNode, guessRoles, isExportable, readSelection } from './selection.js';
+
+/** The part of Figma's main-thread `fetch` the relay uses (it answers whole bodies: it cannot stream). */
+export type MainThreadFetch = (
+  url: string,
+  init: { method: string; headers: { [name: string]: string }; body?: string },
+) => Promise<{ status: number; headersObject: { [name: string]: string }; arrayBuffer(): Promise<ArrayBuffer> }>;
+
+export interface GramstyleMainOptions {
+  /** The panel's HTML (`__html__` in Figma). */
+  readonly html: string;
+  /** The helper's base URL, e.g. http://localhost:7415: the only place the relay sends requests. */
+  readonly helperUrl: string;
+  readonly fetch: MainThreadFetch;
+}
+
+export const PANEL_SIZE = { width: 320, height: 660 } as const;
+export const SETTINGS_KEY = 'gramstyle.settings';
+export const TOKEN_KEY = 'gramstyle.pairingToken';
+
+/** An error whose message is written for the user, shown as it is. */
+class UserFacingError extends Error {}
+
+/**
+ * The plugin's main thread: it follows the selection, exports frames, inserts results and keeps settings; the panel
+ * does everything else. It takes the `figma` API object so that tests can hand it a fake one.
+ */
+export class GramstyleMain {
+  private uiReady = false;
+  /** The current pair's roles, kept while the same two nodes stay selected so that a swap sticks. */
+  private roles: { contentId: string; styleId: string } | null = null;
+  private thumbnails = new Map<string, Promise<Uint8Array | null>>();
+  /** The rectangles this plugin inserted (node ids). */
+  private readonly results = new Set<string>();
+  /** Counts selection changes: a slow thumbnail export for an old selection must not overwrite a newer one. */
+  private selectionSerial = 0;
+
+  constructor(
+    private readonly figma: PluginAPI,
+    private readonly options: GramstyleMainOptions,
+  ) {}
+
+  start(): void {
+    this.figma.showUI(this.options.html, { ...PANEL_SIZE, title: 'Gramstyle', themeColors: true });
+    // Figma does not wait for the handler; receive() returns its promise only so that tests can.
+    this.figma.ui.onmessage = (message: unknown) => this.receive(message);
+    this.figma.on('selectionchange', () => void this.publishSelection());
+    this.figma.on('currentpagechange', () => void this.publishSelection());
+  }
+
+  /** Handles one message from the panel; resolves once it is answered. */
+  async receive(raw: unknown): Promise<void> {
+    const parsed = uiToMainMessageSchema.safeParse(raw);
+    if (!parsed.success) {
+      console.warn('Gramstyle: ignored a malformed message from the panel', parsed.error.issues);
+      return;
+    }
+    const message = parsed.data;
+    switch (message.type) {
+      case 'ready':
+        this.uiReady = true;
+        this.post({ type: 'init', helperUrl: this.options.helperUrl, ...(await this.loadStoredSettings()) });
+        return this.publishSelection();
+      case 'swap-roles':
+        if (this.roles) this.roles = { contentId: this.roles.styleId, styleId: this.roles.contentId };
+        return this.publishSelection();
+      case 'save-settings':
+        return this.figma.clientStorage.setAsync(SETTINGS_KEY, message.settings);
+      case 'save-token':
+        return message.token === null
+          ? this.figma.clientStorage.deleteAsync(TOKEN_KEY)
+          : this.figma.clientStorage.setAsync(TOKEN_KEY, message.token);
+      case 'export':
+        return this.answer(message.requestId, () => this.exportPair(message));
+      case 'insert':
+        return this.answer(message.requestId, () => this.insertResult(message));
+      case 'http-request':
+        return this.relay(message);
+      case 'notify':
+        this.figma.notify(message.message, { error: message.error });
+        return;
+    }
+  }
+
+  private post(message: MainToUiMessage): void {
+    this.figma.ui.postMessage(message);
+  }
+
+  private async loadStoredSettings(): Promise<{ settings: PanelSettings; token: string | null }> {
+    const [storedSettings, storedToken] = await Promise.all([
+      this.figma.clientStorage.getAsync(SETTINGS_KEY),
+      this.figma.clientStorage.getAsync(TOKEN_KEY),
+    ]);
+    // Settings saved by an older version, or damaged, fall back to the defaults rather than break the panel.
+    const settings = panelSettingsSchema.safeParse(storedSettings ?? {});
+    const token = pairingTokenSchema.safeParse(storedToken);
+    return {
+      settings: settings.success ? settings.data : panelSettingsSchema.parse({}),
+      token: token.success ? token.data : null,
+    };
+  }
+
+  // ---- selection ----
+
+  async publishSelection(): Promise<void> {
+    const serial = ++this.selectionSerial;
+    const selection = await this.describeSelection();
+    if (this.uiReady && serial === this.selectionSerial) this.post({ type: 'selection', selection });
+  }
+
+  private async describeSelection(): Promise<SelectionState> {
+    const selection = this.figma.currentPage.selection;
+    const kept = await this.pairOfResults(selection);
+    if (kept) return this.describePair(kept.content, kept.style);
+    const reading = readSelection(selection);
+    if (reading.kind === 'hint') {
+      this.roles = null;
+      this.thumbnails.clear();
+      return { state: 'hint', hint: reading.hint };
+    }
+    const { first, second } = reading;
+    const samePair =
+      this.roles !== null &&
+      [first.id, second.id].includes(this.roles.contentId) &&
+      [first.id, second.id].includes(this.roles.styleId);
+    if (!samePair) {
+      const guess = guessRoles(first, second);
+      this.roles = { contentId: guess.content.id, styleId: guess.style.id };
+      this.thumbnails.clear();
+    }
+    const [content, style] = this.roles?.contentId === first.id ? [first, second] : [second, first];
+    return this.describePair(content, style);
+  }
+
+  private async describePair(content: ExportableNode, style: ExportableNode): Promise<SelectionState> {
+    const [contentSummary, styleSummary] = await Promise.all([this.summarize(content), this.summarize(style)]);
+    return { state: 'ready', content: contentSummary, style: styleSummary };
+  }
+
+  /**
+   * Inserting selects the result; the panel then keeps showing the pair it came from (while only results are
+   * selected and both frames exist), so that the designer can stylize again with other settings at once.
+   */
+  private async pairOfResults(selection: readonly SceneNode[]): Promise<{ content: ExportableNode; style: ExportableNode } | null> {
+    const roles = this.roles;
+    if (!roles || selection.length === 0 || !selection.every((node) => this.results.has(node.id))) return null;
+    const [content, style] = await Promise.all([
+      this.figma.getNodeByIdAsync(roles.contentId),
+      this.figma.getNodeByIdAsync(roles.styleId),
+    ]);
+    return content && style && isExportable(content) && isExportable(style) ? { content, style } : null;
+  }
+
+  private async summarize(node: ExportableNode): Promise<FrameSummary> {
+    let thumbnail = this.thumbnails.get(node.id);
+    if (!thumbnail) {
+      thumbnail = node
+        .exportAsync({ format: 'PNG', constraint: longSideConstraint(node.width, node.height, THUMBNAIL_SIZE) })
+        .catch(() => null); // a missing thumbnail is cosmetic: the frame itself may still export
+      this.thumbnails.set(node.id, thumbnail);
+    }
+    return {
+      id: node.id,
+      name: node.name,
+      type: node.type,
+      width: node.width,
+      height: node.height,
+      thumbnail: await thumbnail,
+    };
+  }
+
+  // ---- export and insertion ----
+
+  /** Runs one request of the panel, answering `failed` (and telling the user through Figma) if it throws. */
+  private async answer(requestId: number, work: () => Promise<MainToUiMessage>): Promise<void> {
+    try {
+      this.post(await work());
+    } catch (error) {
+      const message = error instanceof UserFacingError ? error.message : `Gramstyle: ${messageOf(error)}`;
+      this.figma.notify(message, { error: true });
+      this.post({ type: 'failed', requestId, message });
+    }
+  }
+
+  private async exportPair(request: MessageOf<UiToMainMessage, 'export'>): Promise<MainToUiMessage> {
+    const [content, style] = await Promise.all([
+      this.findExportable(request.contentId, 'content'),
+      this.findExportable(request.styleId, 'style'),
+    ]);
+    const [contentPng, stylePng] = await Promise.all([
+      exportPng(content, request.size),
+      exportPng(style, request.size),
+    ]);
+    return { type: 'exported', requestId: request.requestId, content: contentPng, style: stylePng };
+  }
+
+  private async insertResult(request: MessageOf<UiToMainMessage, 'insert'>): Promise<MainToUiMessage> {
+    const content = await this.findExportable(request.contentId, 'content');
+    // The style frame only lends its name: a result is still worth inserting if it was deleted meanwhile.
+    const styleNode = await this.figma.getNodeByIdAsync(request.styleId);
+    const styleName = styleNode && isExportable(styleNode) ? styleNode.name : 'style';
+
+    let image;
+    try {
+      image = this.figma.createImage(request.png);
+    } catch (error) {
+      throw new UserFacingError(`Figma could not take the result image: ${messageOf(error)}`);
+    }
+    const rectangle = this.figma.createRectangle();
+    try {
+      rectangle.name = `${content.name} × ${styleName}`;
+      rectangle.resize(content.width, content.height);
+      rectangle.fills = [{ type: 'IMAGE', imageHash: image.hash, scaleMode: 'FILL' }];
+      const target = insertionTarget(content);
+      const siblings = target.parent.children.filter((child) => child.id !== content.id && child.id !== rectangle.id);
+      target.parent.insertChild(target.index, rectangle);
+      const position = placeBeside(target.contentBox, siblings.map(boxOf));
+      rectangle.x = position.x;
+      rectangle.y = position.y;
+
+      this.results.add(rectangle.id);
+      const page = pageOf(rectangle);
+      if (page) page.selection = [rectangle];
+      if (page === this.figma.currentPage) this.figma.viewport.scrollAndZoomIntoView([rectangle]);
+      // One undo step takes the whole insertion back.
+      this.figma.commitUndo();
+    } catch (error) {
+      this.results.delete(rectangle.id);
+      rectangle.remove();
+      throw error;
+    }
+    this.figma.notify(`Inserted “${rectangle.name}”`);
+    return { type: 'inserted', requestId: request.requestId, nodeId: rectangle.id, name: rectangle.name };
+  }
+
+  private async findExportable(id: string, role: 'content' | 'style'): Promise<ExportableNode> {
+    const node = await this.figma.getNodeByIdAsync(id);
+    if (!node || !isExportable(node)) {
+      throw new UserFacingError(`The ${role} frame is no longer in the document. Select two frames again.`);
+    }
+    return node;
+  }
+
+  // ---- the fallback transport ----
+
+  private async relay(request: MessageOf<UiToMainMessage, 'http-request'>): Promise<void> {
+    const url = this.options.helperUrl.replace(/\/+$/, '') + request.path;
+    try {
+      const response = await this.options.fetch(url, {
+        method: request.method,
+        headers: request.headers,
+        ...(request.body === null ? {} : { body: request.body }),
+      });
+      const body = new Uint8Array(await response.arrayBuffer());
+      const contentType = headerValue(response.headersObject, 'content-type');
+      this.post({ type: 'http-response', requestId: request.requestId, status: response.status, contentType, body });
+    } catch (error) {
+      this.post({ type: 'http-error', requestId: request.requestId, message: messageOf(error) });
+    }
+  }
+}
+
+async function exportPng(node: ExportableNode, longSide: number): Promise<Uint8Array> {
+  try {
+    return await node.exportAsync({ format: 'PNG', constraint: longSideConstraint(node.width, node.height, longSide) });
+  } catch (error) {
+    throw new UserFacingError(`Figma could not export “${node.name}”: ${messageOf(error)}`);
+  }
+}
+
+/**
+ * Where the result goes: right after the content frame in the same parent. Instances and component sets take no
+ * foreign children, so a frame inside one gets its result on the page instead, at the frame's absolute position.
+ */
+function insertionTarget(content: ExportableNode): { parent: BaseNode & ChildrenMixin; index: number; contentBox: Box } {
+  const parent = content.parent;
+  if (parent && 'children' in parent && parent.type !== 'INSTANCE' && parent.type !== 'COMPONENT_SET') {
+    return { parent, index: parent.children.indexOf(content) + 1, contentBox: boxOf(content) };
+  }
+  const page = pageOf(content);
+  const absolute = content.absoluteBoundingBox;
+  if (!page || !absolute) throw new UserFacingError(`Could not find where to put the result of “${content.name}”.`);
+  return { parent: page, index: page.children.length, contentBox: absolute };
+}
+
+function boxOf(node: SceneNode): Box {
+  return 'width' in node ? { x: node.x, y: node.y, width: node.width, height: node.height } : { x: 0, y: 0, width: 0, height: 0 };
+}
+
+function pageOf(node: BaseNode): PageNode | null {
+  for (let current: BaseNode | null = node; current; current = current.parent) {
+    if (current.type === 'PAGE') return current;
+  }
+  return null;
+}
+
+function headerValue(headers: { [name: string]: string }, name: string): string | null {
+  const key = Object.keys(headers).find((candidate) => candidate.toLowerCase() === name);
+  return key === undefined ? null : (headers[key] ?? null);
+}
+
+function messageOf(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}

@@ -1,0 +1,20 @@
+// The Figma main thread's entry: hands the real `figma` API to GramstyleMain. Everything else lives there.
+import type { PluginAPI } from '@figma/plugin-typings/plugin-api-standalone.js';
+import { z } from 'zod';
+
+import { DEFAULT_HELPER_PORT } from '../../shared/protocol.js';
+import { GramstyleMain } from './gramstyleMain.js';
+
+// Figma's sandbox may refuse `new Function`; zod's plain interpreter works everywhere.
+z.config({ jitless: true });
+
+// GramstyleMain is typed with the module copy of Figma's typings (tests compile it without Figma's globals); this
+// global `figma` has the same declarations, which TypeScript cannot match across the two copies.
+const api = figma as unknown as PluginAPI;
+
+new GramstyleMain(api, {
+  html: __html__,
+  // localhost, as in manifest.json's networkAccess: Figma allows only the origins listed there.
+  helperUrl: `http://localhost:${DEFAULT_HELPER_PORT}`,
+  fetch: (url, init) => fetch(url, init),
+}).start();
