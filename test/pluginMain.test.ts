@@ -1,0 +1,487 @@
+import { readFile } from 'node:fs/promises';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { createContext, runInContext } from 'node:vm';
+import sharp from 'sharp';
+import { describe, expect, it, vi } from 'vitest';
+
+import { GramstyleMain, type MainThreadFetch, PANEL_SIZE, SETTINGS_KEY, TOKEN_KEY } from '../plugin/main/gramstyleMain.js';
+import { longSideConstraint, PLACEMENT_GAP, placeBeside } from '../plugin/main/geometry.js';
+import { guessRoles } from '../plugin/main/selection.js';
+import {
+  FIGMA_MAX_IMAGE_SIZE,
+  type MainToUiMessage,
+  mainToUiMessageSchema,
+  type MessageOf,
+  panelSettingsSchema,
+  THUMBNAIL_SIZE,
+} from '../shared/pluginMessages.js';
+import { MAX_SIZE } from '../shared/stylizeOptions.js';
+import { FakeFigma, FakeRectangleNode, type FakeSceneNode, imageSize } from './support/fakeFigma.js';
+import { sharedImagePath } from './support/sharedAssets.js';
+
+const projectRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+const HELPER_URL = 'http://localhost:7415';
+
+type Posted<T extends MainToUiMessage['type']> = MessageOf<MainToUiMessage, T>;
+
+function setup(options: { fetch?: MainThreadFetch } = {}) {
+  const figma = new FakeFigma();
+  const fetch: MainThreadFetch = options.fetch ?? (async () => Promise.reject(new Error('no network in this test')));
+  const main = new GramstyleMain(figma.api, { html: '<p>panel</p>', helperUrl: HELPER_URL, fetch });
+  main.start();
+  /** Sends a panel message and waits until the main thread has handled it. */
+  const send = async (message: unknown) => {
+    await figma.ui.fromPanel(message);
+  };
+  /** Every message of one type the main thread posted, each checked against the shared schema. */
+  const posted = <T extends MainToUiMessage['type']>(type: T): Posted<T>[] =>
+    figma.ui.posted
+      .map((message) => mainToUiMessageSchema.parse(message))
+      .filter((message): message is Posted<T> => message.type === type);
+  const last = <T extends MainToUiMessage['type']>(type: T): Posted<T> => {
+    const all = posted(type);
+    const message = all[all.length - 1];
+    if (!message) throw new Error(`the main thread posted no ${type}`);
+    return message;
+  };
+  /** Waits until the main thread has said all it will about earlier selection changes (Figma reports them late). */
+  const settle = async () => {
+    for (let count = -1; count !== figma.ui.posted.length; ) {
+      count = figma.ui.posted.length;
+      await new Promise((resolvePromise) => setTimeout(resolvePromise, 30));
+    }
+  };
+  /** Selects nodes as a user would and waits for the main thread to tell the panel. */
+  const select = async (...nodes: FakeSceneNode[]) => {
+    await settle();
+    const before = posted('selection').length;
+    figma.currentPage.selection = nodes;
+    await until(() => posted('selection').length > before);
+    await settle();
+  };
+  return { figma, main, send, posted, last, select };
+}
+
+async function until(condition: () => boolean, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error('timed out waiting for the main thread');
+    await new Promise((resolvePromise) => setTimeout(resolvePromise, 5));
+  }
+}
+
+async function pngSize(bytes: Uint8Array): Promise<{ width: number; height: number; format: string }> {
+  const { width, height, format } = await sharp(bytes).metadata();
+  return { width: width ?? 0, height: height ?? 0, format: format ?? '' };
+}
+
+function solidPng(width: number, height: number): Promise<Buffer> {
+  return sharp({ create: { width, height, channels: 3, background: '#3366cc' } }).png().toBuffer();
+}
+
+/** A content frame (in a parent frame, between siblings) and a style frame, as a designer would have them. */
+function twoFrames(figma: FakeFigma) {
+  const board = figma.frame('Board', { x: 0, y: 0, width: 3000, height: 2000 });
+  const content = figma.frame('Photo', { x: 100, y: 200, width: 400, height: 300 }, { image: sharedImagePath('golden_gate.jpg') }, { parent: board });
+  const style = figma.frame('Painting', { x: 100, y: 800, width: 300, height: 600 }, { image: sharedImagePath('starry_night.jpg') }, { parent: board });
+  return { board, content, style };
+}
+
+describe('GramstyleMain: the panel and the handshake', () => {
+  it('opens the panel with Figma theme colours and answers ready with init and the selection', async () => {
+    const { figma, send, last } = setup();
+    expect(figma.ui.html).toBe('<p>panel</p>');
+    expect(figma.ui.options).toMatchObject({ ...PANEL_SIZE, themeColors: true, title: 'Gramstyle' });
+
+    await send({ type: 'ready' });
+    expect(last('init')).toEqual({ type: 'init', helperUrl: HELPER_URL, settings: panelSettingsSchema.parse({}), token: null });
+    expect(last('selection').selection).toEqual({ state: 'hint', hint: expect.stringMatching(/^Select two frames/) });
+  });
+
+  it('posts nothing before the panel says it is ready, and ignores malformed messages', async () => {
+    const { figma, main, send } = setup();
+    twoFrames(figma);
+    await main.publishSelection();
+    expect(figma.ui.posted).toEqual([]);
+
+    const warn = vi.spyOn(console, 'warn').mockImplementation(() => undefined);
+    await send({ type: 'export', requestId: 1, contentId: 'a', styleId: 'b', size: FIGMA_MAX_IMAGE_SIZE + 1 });
+    await send({ type: 'no-such-message' });
+    await send('ready');
+    expect(warn).toHaveBeenCalledTimes(3);
+    warn.mockRestore();
+    expect(figma.ui.posted).toEqual([]);
+  });
+});
+
+describe('GramstyleMain: following the selection', () => {
+  it('sends names, sizes and real PNG thumbnails when exactly two exportable nodes are selected', async () => {
+    const { figma, send, last } = setup();
+    const { content, style } = twoFrames(figma);
+    await send({ type: 'ready' });
+    figma.select(content, style);
+    const message = await figma.ui.waitFor(
+      (m): m is Posted<'selection'> => (m as Posted<'selection'>).type === 'selection' && (m as Posted<'selection'>).selection.state === 'ready',
+    );
+    expect(message).toEqual(last('selection'));
+    const selection = last('selection').selection;
+    if (selection.state !== 'ready') throw new Error('expected a pair');
+    expect(selection.content).toMatchObject({ id: content.id, name: 'Photo', type: 'FRAME', width: 400, height: 300 });
+    expect(selection.style).toMatchObject({ id: style.id, name: 'Painting', type: 'FRAME', width: 300, height: 600 });
+    expect(await pngSize(selection.content.thumbnail!)).toEqual({ width: THUMBNAIL_SIZE, height: 72, format: 'png' });
+    expect(await pngSize(selection.style.thumbnail!)).toEqual({ width: 48, height: THUMBNAIL_SIZE, format: 'png' });
+  });
+
+  it('accepts frames, components, instances and groups', async () => {
+    const { figma, send, last, select } = setup();
+    await send({ type: 'ready' });
+    const component = figma.frame('Card', { width: 200, height: 100 }, undefined, { type: 'COMPONENT' });
+    const instance = figma.frame('Card instance', { x: 300, width: 200, height: 100 }, undefined, { type: 'INSTANCE' });
+    const group = figma.frame('Group', { x: 600, width: 1, height: 1 }, undefined, { type: 'GROUP' });
+    figma.frame('Inside', { x: 600, y: 0, width: 120, height: 80 }, { color: '#ff0000' }, { parent: group });
+    for (const [a, b] of [[component, instance], [instance, group], [group, component]] as const) {
+      await select(a, b);
+      expect(last('selection').selection).toMatchObject({ state: 'ready', content: { id: a.id, type: a.type }, style: { id: b.id } });
+    }
+    const selection = last('selection').selection;
+    expect(selection.state === 'ready' && selection.content).toMatchObject({ type: 'GROUP', width: 120, height: 80 });
+  });
+
+  it('explains in plain words what to select otherwise', async () => {
+    const { figma, send, last, select } = setup();
+    await send({ type: 'ready' });
+    const { content, style } = twoFrames(figma);
+    const third = figma.frame('Third', { x: 900, width: 50, height: 50 });
+    const label = figma.text('Caption');
+    const cases: [FakeSceneNode[], RegExp][] = [
+      [[], /^Select two frames: the picture to repaint and the style/],
+      [[content], /^“Photo” is selected\. Shift-click a second frame for the style\.$/],
+      [[content, style, third], /^3 layers are selected\. Select just two frames/],
+      [[content, label], /^“Caption” is a text layer\. Select two frames, components, instances or groups\.$/],
+    ];
+    await select(content, style);
+    for (const [nodes, hint] of cases) {
+      await select(...nodes);
+      expect(last('selection').selection).toEqual({ state: 'hint', hint: expect.stringMatching(hint) });
+    }
+  });
+});
+
+describe('GramstyleMain: roles', () => {
+  it('guesses the style by name, else takes the second selected', () => {
+    const a = { name: 'Hero photo' };
+    const b = { name: 'Brush texture' };
+    expect(guessRoles(a, b)).toEqual({ content: a, style: b });
+    expect(guessRoles(b, a)).toEqual({ content: b, style: a });
+    const styled = { name: 'Style: Van Gogh' };
+    expect(guessRoles(styled, a)).toEqual({ content: a, style: styled });
+    expect(guessRoles(a, styled)).toEqual({ content: a, style: styled });
+    const alsoStyled = { name: 'stylesheet mock' };
+    expect(guessRoles(styled, alsoStyled)).toEqual({ content: styled, style: alsoStyled });
+  });
+
+  it('swaps on request, keeps the swap while the pair stays selected, and guesses again for a new pair', async () => {
+    const { figma, send, last, select } = setup();
+    await send({ type: 'ready' });
+    const { content, style } = twoFrames(figma);
+    const roles = () => {
+      const selection = last('selection').selection;
+      return selection.state === 'ready' ? [selection.content.name, selection.style.name] : selection.hint;
+    };
+
+    await select(content, style);
+    expect(roles()).toEqual(['Photo', 'Painting']);
+    await send({ type: 'swap-roles' });
+    expect(roles()).toEqual(['Painting', 'Photo']);
+
+    await select(style, content); // the same pair, picked the other way round
+    expect(roles()).toEqual(['Painting', 'Photo']);
+
+    const styleNamed = figma.frame('Mosaic style', { x: 2000, width: 100, height: 100 });
+    await select(styleNamed, content);
+    expect(roles()).toEqual(['Photo', 'Mosaic style']);
+  });
+});
+
+describe('GramstyleMain: export', () => {
+  it('exports both as PNG with the requested long side, by width or by height', async () => {
+    const { figma, send, last } = setup();
+    await send({ type: 'ready' });
+    const { content, style } = twoFrames(figma);
+    await send({ type: 'export', requestId: 7, contentId: content.id, styleId: style.id, size: 512 });
+    const exported = last('exported');
+    expect(exported.requestId).toBe(7);
+    expect(await pngSize(exported.content)).toEqual({ width: 512, height: 384, format: 'png' });
+    expect(await pngSize(exported.style)).toEqual({ width: 256, height: 512, format: 'png' });
+    const constraintOf = (id: string) => figma.exports.findLast((entry) => entry.nodeId === id)?.constraint;
+    expect(constraintOf(content.id)).toEqual({ type: 'WIDTH', value: 512 });
+    expect(constraintOf(style.id)).toEqual({ type: 'HEIGHT', value: 512 });
+  });
+
+  it('scales small frames up and stays within Figma’s 4096 px', async () => {
+    expect(MAX_SIZE).toBeLessThanOrEqual(FIGMA_MAX_IMAGE_SIZE);
+    expect(longSideConstraint(100, 50, 99_999)).toEqual({ type: 'WIDTH', value: 4096 });
+    expect(longSideConstraint(50, 50, 64)).toEqual({ type: 'WIDTH', value: 64 });
+
+    const { figma, send, last } = setup();
+    await send({ type: 'ready' });
+    const small = figma.frame('Icon', { width: 100, height: 50 }, { color: '#00aa55' });
+    const tall = figma.frame('Strip', { x: 200, width: 10, height: 40 }, { color: '#aa0055' });
+    await send({ type: 'export', requestId: 1, contentId: small.id, styleId: tall.id, size: 4096 });
+    const exported = last('exported');
+    expect(await pngSize(exported.content)).toEqual({ width: 4096, height: 2048, format: 'png' });
+    expect(await pngSize(exported.style)).toEqual({ width: 1024, height: 4096, format: 'png' });
+  });
+
+  it('reports a frame that is gone or cannot be exported, in the panel and through figma.notify', async () => {
+    const { figma, send, last } = setup();
+    await send({ type: 'ready' });
+    const { content, style } = twoFrames(figma);
+    style.remove();
+    await send({ type: 'export', requestId: 3, contentId: content.id, styleId: style.id, size: 256 });
+    expect(last('failed')).toEqual({ type: 'failed', requestId: 3, message: 'The style frame is no longer in the document. Select two frames again.' });
+
+    const other = figma.frame('Broken', { x: 900, width: 100, height: 100 });
+    other.exportFailure = 'Cannot export an invisible node';
+    await send({ type: 'export', requestId: 4, contentId: content.id, styleId: other.id, size: 256 });
+    expect(last('failed')).toEqual({ type: 'failed', requestId: 4, message: 'Figma could not export “Broken”: Cannot export an invisible node' });
+    expect(figma.notifications).toEqual([
+      { message: 'The style frame is no longer in the document. Select two frames again.', error: true },
+      { message: 'Figma could not export “Broken”: Cannot export an invisible node', error: true },
+    ]);
+  });
+});
+
+describe('GramstyleMain: inserting the result', () => {
+  it('adds a rectangle with the image, sized like the content, to its right in the same parent, as one undo step', async () => {
+    const { figma, send, last } = setup();
+    await send({ type: 'ready' });
+    const { board, content, style } = twoFrames(figma);
+    const png = await solidPng(512, 384);
+    await send({ type: 'insert', requestId: 9, contentId: content.id, styleId: style.id, png: new Uint8Array(png) });
+
+    const inserted = last('inserted');
+    expect(inserted).toMatchObject({ requestId: 9, name: 'Photo × Painting' });
+    const rectangle = board.children.find((node) => node.id === inserted.nodeId);
+    if (!(rectangle instanceof FakeRectangleNode)) throw new Error('no rectangle in the content’s parent');
+    expect(board.children.indexOf(rectangle)).toBe(board.children.indexOf(content) + 1);
+    expect({ x: rectangle.x, y: rectangle.y, width: rectangle.width, height: rectangle.height }).toEqual({
+      x: 100 + 400 + PLACEMENT_GAP,
+      y: 200,
+      width: 400,
+      height: 300,
+    });
+    expect(rectangle.name).toBe('Photo × Painting');
+    const [fill] = rectangle.fills;
+    expect(fill).toEqual({ type: 'IMAGE', imageHash: expect.stringMatching(/^[0-9a-f]{40}$/), scaleMode: 'FILL' });
+    const image = figma.images.get((fill as { imageHash: string }).imageHash);
+    expect(image && { width: image.width, height: image.height }).toEqual({ width: 512, height: 384 });
+    expect(Buffer.from(image!.bytes).equals(png)).toBe(true);
+
+    expect(figma.currentPage.selection).toEqual([rectangle]);
+    expect(figma.scrolledIntoView).toEqual([[rectangle.id]]);
+    expect(figma.undoCommits).toEqual([figma.allNodes().length]);
+    expect(figma.notifications).toEqual([{ message: 'Inserted “Photo × Painting”', error: false }]);
+  });
+
+  it('keeps the pair in the panel while the inserted result is selected, to stylize again', async () => {
+    const { figma, send, last, select } = setup();
+    await send({ type: 'ready' });
+    const { content, style } = twoFrames(figma);
+    await select(content, style);
+    await send({ type: 'swap-roles' });
+    await send({ type: 'insert', requestId: 1, contentId: style.id, styleId: content.id, png: new Uint8Array(await solidPng(32, 64)) });
+    const rectangle = (await figma.getNodeByIdAsync(last('inserted').nodeId)) as FakeSceneNode;
+    expect(figma.currentPage.selection).toEqual([rectangle]);
+    // The panel hears of the new selection and keeps the (swapped) pair.
+    await select(rectangle);
+    expect(last('selection').selection).toMatchObject({ state: 'ready', content: { id: style.id }, style: { id: content.id } });
+
+    await select(content);
+    expect(last('selection').selection.state).toBe('hint');
+    await select(rectangle);
+    expect(last('selection').selection.state).toBe('hint'); // the pair was let go
+  });
+
+  it('puts another copy further right instead of on top of the first', async () => {
+    const { figma, send, posted } = setup();
+    await send({ type: 'ready' });
+    const { board, content, style } = twoFrames(figma);
+    const png = new Uint8Array(await solidPng(64, 48));
+    await send({ type: 'insert', requestId: 1, contentId: content.id, styleId: style.id, png });
+    await send({ type: 'insert', requestId: 2, contentId: content.id, styleId: style.id, png });
+    const [first, second] = posted('inserted').map((message) => board.children.find((node) => node.id === message.nodeId));
+    expect(first?.x).toBe(540);
+    expect(second?.x).toBe(540 + 400 + PLACEMENT_GAP);
+    expect(second?.y).toBe(200);
+    expect(figma.undoCommits).toHaveLength(2);
+    expect(placeBeside({ x: 0, y: 0, width: 10, height: 10 }, [{ x: 0, y: 50, width: 100, height: 10 }])).toEqual({ x: 50, y: 0 });
+  });
+
+  it('refuses bytes Figma cannot take (not an image, over 4096 px) and leaves nothing behind', async () => {
+    const { figma, send, posted } = setup();
+    await send({ type: 'ready' });
+    const { content, style } = twoFrames(figma);
+    const nodesBefore = figma.allNodes().length;
+    await send({ type: 'insert', requestId: 1, contentId: content.id, styleId: style.id, png: new TextEncoder().encode('not a picture') });
+    const tooWide = await sharp({ create: { width: 4097, height: 8, channels: 3, background: '#000' } }).png().toBuffer();
+    await send({ type: 'insert', requestId: 2, contentId: content.id, styleId: style.id, png: new Uint8Array(tooWide) });
+
+    expect(posted('failed')).toEqual([
+      { type: 'failed', requestId: 1, message: 'Figma could not take the result image: Image type is unsupported' },
+      { type: 'failed', requestId: 2, message: expect.stringMatching(/^Figma could not take the result image: Image is too large/) },
+    ]);
+    expect(figma.notifications.map((note) => note.error)).toEqual([true, true]);
+    expect(figma.allNodes()).toHaveLength(nodesBefore);
+    expect(figma.undoCommits).toEqual([]);
+  });
+
+  it('puts the result of a frame inside an instance on the page, beside the frame and clear of the instance', async () => {
+    const { figma, send, last } = setup();
+    await send({ type: 'ready' });
+    const instance = figma.frame('Card', { x: 1000, y: 500, width: 300, height: 300 }, undefined, { type: 'INSTANCE' });
+    const inner = figma.frame('Card photo', { x: 20, y: 30, width: 100, height: 80 }, { color: '#123456' }, { parent: instance });
+    const style = figma.frame('Paint style', { x: 0, y: 0, width: 100, height: 100 });
+    await send({ type: 'insert', requestId: 1, contentId: inner.id, styleId: style.id, png: new Uint8Array(await solidPng(64, 51)) });
+    const rectangle = figma.currentPage.children.find((node) => node.id === last('inserted').nodeId);
+    expect(rectangle && { x: rectangle.x, y: rectangle.y, width: rectangle.width, height: rectangle.height }).toEqual({
+      x: 1000 + 300 + PLACEMENT_GAP, // right of the frame would be on the instance, so right of the instance
+      y: 530,
+      width: 100,
+      height: 80,
+    });
+    expect(rectangle?.name).toBe('Card photo × Paint style');
+  });
+
+  it('still inserts when the style frame was deleted meanwhile, and fails clearly when the content was', async () => {
+    const { figma, send, last } = setup();
+    await send({ type: 'ready' });
+    const { content, style } = twoFrames(figma);
+    const png = new Uint8Array(await solidPng(64, 48));
+    style.remove();
+    await send({ type: 'insert', requestId: 1, contentId: content.id, styleId: style.id, png });
+    expect(last('inserted').name).toBe('Photo × style');
+    content.remove();
+    await send({ type: 'insert', requestId: 2, contentId: content.id, styleId: style.id, png });
+    expect(last('failed').message).toBe('The content frame is no longer in the document. Select two frames again.');
+  });
+});
+
+describe('GramstyleMain: settings and token in clientStorage', () => {
+  it('saves settings and the token, and hands them back at the next start', async () => {
+    const first = setup();
+    await first.send({ type: 'ready' });
+    await first.send({ type: 'save-settings', settings: { strength: 80, size: 256, iterations: 30 } });
+    await first.send({ type: 'save-token', token: '  abc123  ' });
+    expect(first.figma.storage.get(SETTINGS_KEY)).toEqual({ strength: 80, size: 256, iterations: 30 });
+    expect(first.figma.storage.get(TOKEN_KEY)).toBe('abc123');
+    await first.send({ type: 'ready' });
+    expect(first.last('init')).toMatchObject({ settings: { strength: 80, size: 256, iterations: 30 }, token: 'abc123' });
+
+    await first.send({ type: 'save-token', token: null });
+    expect(first.figma.storage.has(TOKEN_KEY)).toBe(false);
+  });
+
+  it('falls back to the defaults when stored settings are damaged', async () => {
+    const { figma, send, last } = setup();
+    await figma.clientStorage.setAsync(SETTINGS_KEY, { strength: 'lots', size: 99_999 });
+    await figma.clientStorage.setAsync(TOKEN_KEY, 42);
+    await send({ type: 'ready' });
+    expect(last('init')).toMatchObject({ settings: panelSettingsSchema.parse({}), token: null });
+  });
+});
+
+describe('GramstyleMain: the fallback transport', () => {
+  it('relays a request to the helper with Figma’s fetch and hands back status, type and bytes', async () => {
+    const calls: Parameters<MainThreadFetch>[] = [];
+    const { send, last } = setup({
+      fetch: async (...args) => {
+        calls.push(args);
+        const body = new TextEncoder().encode('{"id":"job-1"}');
+        return { status: 202, headersObject: { 'Content-Type': 'application/json; charset=utf-8' }, arrayBuffer: async () => body.buffer };
+      },
+    });
+    await send({
+      type: 'http-request',
+      requestId: 5,
+      method: 'POST',
+      path: '/v1/jobs',
+      headers: { Authorization: 'Bearer t', 'Content-Type': 'application/json' },
+      body: '{"content":"x"}',
+    });
+    expect(calls).toEqual([
+      [`${HELPER_URL}/v1/jobs`, { method: 'POST', headers: { Authorization: 'Bearer t', 'Content-Type': 'application/json' }, body: '{"content":"x"}' }],
+    ]);
+    const response = last('http-response');
+    expect(response).toMatchObject({ requestId: 5, status: 202, contentType: 'application/json; charset=utf-8' });
+    expect(new TextDecoder().decode(response.body)).toBe('{"id":"job-1"}');
+
+    await send({ type: 'http-request', requestId: 6, method: 'GET', path: '/v1/health', headers: {}, body: null });
+    expect(calls[1]).toEqual([`${HELPER_URL}/v1/health`, { method: 'GET', headers: {} }]);
+  });
+
+  it('answers http-error when the helper cannot be reached, and relays only paths of the helper’s API', async () => {
+    const { figma, send, last } = setup({ fetch: async () => Promise.reject(new TypeError('Failed to fetch')) });
+    await send({ type: 'http-request', requestId: 1, method: 'GET', path: '/v1/health', headers: {}, body: null });
+    expect(last('http-error')).toEqual({ type: 'http-error', requestId: 1, message: 'Failed to fetch' });
+
+    const warn = vi.spyOn(console, 'warn').mockImplementation(() => undefined);
+    await send({ type: 'http-request', requestId: 2, method: 'GET', path: '//evil.example/steal', headers: {}, body: null });
+    warn.mockRestore();
+    expect(figma.ui.posted.filter((message) => (message as { requestId?: number }).requestId === 2)).toEqual([]);
+  });
+});
+
+describe('the built main.js', () => {
+  it('runs in a bare context like Figma’s sandbox (no DOM, no Node) and answers the panel', async () => {
+    const code = await readFile(join(projectRoot, 'dist', 'plugin', 'main.js'), 'utf8');
+    const figma = new FakeFigma();
+    const context = createContext({ figma: figma.api, __html__: '<p>built panel</p>', console, setTimeout, clearTimeout, fetch: undefined });
+    runInContext(code, context);
+    expect(figma.ui.html).toBe('<p>built panel</p>');
+    expect(figma.ui.options).toMatchObject({ themeColors: true });
+    await figma.ui.fromPanel({ type: 'ready' });
+    // Messages cross realms here, as in Figma: check shapes rather than prototypes.
+    expect(figma.ui.posted[0]).toMatchObject({ type: 'init', helperUrl: 'http://localhost:7415', token: null });
+  });
+});
+
+describe('the fake figma behaves like the documented API', () => {
+  it('exports real PNG or JPEG bytes at SCALE, WIDTH and HEIGHT constraints', async () => {
+    const figma = new FakeFigma();
+    const frame = figma.frame('F', { width: 200, height: 100 }, { image: sharedImagePath('the_scream.jpg') });
+    expect(await pngSize(await frame.exportAsync({ format: 'PNG', constraint: { type: 'SCALE', value: 0.5 } }))).toEqual({ width: 100, height: 50, format: 'png' });
+    expect(await pngSize(await frame.exportAsync({ format: 'PNG', constraint: { type: 'WIDTH', value: 64 } }))).toEqual({ width: 64, height: 32, format: 'png' });
+    expect(await pngSize(await frame.exportAsync({ format: 'JPG', constraint: { type: 'HEIGHT', value: 10 } }))).toEqual({ width: 20, height: 10, format: 'jpeg' });
+    expect(await pngSize(await frame.exportAsync())).toEqual({ width: 200, height: 100, format: 'png' });
+  });
+
+  it('createImage takes PNG, JPEG and GIF up to 4096 px and rejects anything else', async () => {
+    const figma = new FakeFigma();
+    const picture = sharp({ create: { width: 30, height: 20, channels: 3, background: '#888' } });
+    for (const bytes of [await picture.clone().png().toBuffer(), await picture.clone().jpeg().toBuffer(), await picture.clone().gif().toBuffer()]) {
+      expect(imageSize(bytes)).toEqual({ width: 30, height: 20 });
+      expect(figma.createImage(new Uint8Array(bytes)).hash).toMatch(/^[0-9a-f]{40}$/);
+    }
+    const webp = new Uint8Array(await picture.clone().webp().toBuffer());
+    expect(() => figma.createImage(webp)).toThrow('Image type is unsupported');
+    const edge = await sharp({ create: { width: 4096, height: 1, channels: 3, background: '#888' } }).png().toBuffer();
+    expect(() => figma.createImage(new Uint8Array(edge))).not.toThrow();
+    const tall = await sharp({ create: { width: 1, height: 4097, channels: 3, background: '#888' } }).png().toBuffer();
+    expect(() => figma.createImage(new Uint8Array(tall))).toThrow(/too large/);
+  });
+
+  it('puts new rectangles on the current page, refuses unknown image hashes and reports selection changes', async () => {
+    const figma = new FakeFigma();
+    const rectangle = figma.createRectangle();
+    expect(rectangle.parent).toBe(figma.currentPage);
+    expect(() => {
+      rectangle.fills = [{ type: 'IMAGE', imageHash: 'f'.repeat(40), scaleMode: 'FILL' }];
+    }).toThrow(/not an image/);
+    const changed = new Promise<void>((resolvePromise) => figma.on('selectionchange', resolvePromise));
+    figma.select(rectangle);
+    await changed;
+    expect(figma.currentPage.selection).toEqual([rectangle]);
+  });
+});

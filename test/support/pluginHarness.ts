@@ -1,0 +1,265 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { type BrowserContext, chromium, type Frame, type Page } from 'playwright-core';
+
+import { GramstyleMain, type MainThreadFetch } from '../../plugin/main/gramstyleMain.js';
+import type { FakeFigma } from './fakeFigma.js';
+
+/**
+ * Plays Figma around the built panel: a page that embeds ui.html in a sandboxed iframe (origin "null", as in Figma)
+ * and carries `{pluginMessage}` posts between it and the real main-thread code (GramstyleMain) running here in Node
+ * on a FakeFigma. The main thread's fetch is Node's, as Figma's is not the iframe's.
+ */
+
+export type Theme = 'light' | 'dark';
+
+/** Figma's theme variables (a subset of what showUI's themeColors injects), light and dark. */
+const FIGMA_THEME_VARIABLES: Record<Theme, Record<string, string>> = {
+  light: {
+    bg: '#ffffff',
+    'bg-secondary': '#f5f5f5',
+    'bg-tertiary': '#e6e6e6',
+    'bg-hover': '#f5f5f5',
+    'bg-brand': '#0d99ff',
+    'bg-brand-hover': '#007be5',
+    'bg-disabled': '#d9d9d9',
+    'bg-success': '#14ae5c',
+    'bg-warning': '#ffcd29',
+    'bg-danger': '#f24822',
+    text: 'rgba(0, 0, 0, 0.9)',
+    'text-secondary': 'rgba(0, 0, 0, 0.5)',
+    'text-onbrand': '#ffffff',
+    'text-disabled': 'rgba(0, 0, 0, 0.3)',
+    'text-danger': '#dc3412',
+    border: '#e6e6e6',
+    'border-strong': '#2c2c2c',
+    'border-selected': '#0d99ff',
+    icon: 'rgba(0, 0, 0, 0.9)',
+  },
+  dark: {
+    bg: '#2c2c2c',
+    'bg-secondary': '#383838',
+    'bg-tertiary': '#444444',
+    'bg-hover': '#383838',
+    'bg-brand': '#0c8ce9',
+    'bg-brand-hover': '#0a6dc2',
+    'bg-disabled': '#757575',
+    'bg-success': '#198f51',
+    'bg-warning': '#f7d15f',
+    'bg-danger': '#e03e1a',
+    text: '#ffffff',
+    'text-secondary': 'rgba(255, 255, 255, 0.7)',
+    'text-onbrand': '#ffffff',
+    'text-disabled': 'rgba(255, 255, 255, 0.4)',
+    'text-danger': '#fca397',
+    border: '#444444',
+    'border-strong': '#ffffff',
+    'border-selected': '#0c8ce9',
+    icon: '#ffffff',
+  },
+};
+
+function themeCss(theme: Theme): string {
+  const lines = Object.entries(FIGMA_THEME_VARIABLES[theme]).map(([name, value]) => `--figma-color-${name}: ${value};`);
+  return `:root { ${lines.join(' ')} }`;
+}
+
+/** What Figma does to the panel's HTML with themeColors: a class on <html> and a style element of variables. */
+function applyTheme(html: string, theme: Theme): string {
+  return html
+    .replace(/<html([^>]*)>/, `<html$1 class="figma-${theme}">`)
+    .replace(/<head>/, `<head><style id="figma-style">${themeCss(theme)}</style>`);
+}
+
+// Uint8Arrays cross the Node ⇄ page boundary as base64 (Figma's own channel is structured clone).
+type Encoded = unknown;
+function encodeBytes(value: unknown): Encoded {
+  if (value instanceof Uint8Array) return { __bytes: Buffer.from(value).toString('base64') };
+  if (Array.isArray(value)) return value.map(encodeBytes);
+  if (value && typeof value === 'object') {
+    return Object.fromEntries(Object.entries(value).map(([key, item]) => [key, encodeBytes(item)]));
+  }
+  return value;
+}
+function decodeBytes(value: Encoded): unknown {
+  if (value && typeof value === 'object' && '__bytes' in value && typeof value.__bytes === 'string') {
+    return new Uint8Array(Buffer.from(value.__bytes, 'base64'));
+  }
+  if (Array.isArray(value)) return value.map(decodeBytes);
+  if (value && typeof value === 'object') {
+    return Object.fromEntries(Object.entries(value).map(([key, item]) => [key, decodeBytes(item)]));
+  }
+  return value;
+}
+
+function harnessPage(width: number, height: number): string {
+  return `<!doctype html>
+<html><head><meta charset="utf-8"><title>Gramstyle plugin harness</title>
+<style>
+  body { margin: 0; padding: 24px; background: #e5e5e5; font: 11px Inter, sans-serif; }
+  .window { display: inline-block; border-radius: 13px; overflow: hidden; box-shadow: 0 2px 14px rgba(0,0,0,.25); background: #fff; }
+  .title { height: 40px; display: flex; align-items: center; padding: 0 16px; font-weight: 600; border-bottom: 1px solid #e6e6e6; }
+  iframe { display: block; border: 0; width: ${width}px; height: ${height}px; }
+</style></head>
+<body>
+  <div class="window"><div class="title">Gramstyle</div>
+  <iframe id="plugin" sandbox="allow-scripts" title="Gramstyle panel"></iframe></div>
+<script>
+  const frame = document.getElementById('plugin');
+  const toBase64 = (bytes) => { let s = ''; for (let i = 0; i < bytes.length; i += 0x8000) s += String.fromCharCode(...bytes.subarray(i, i + 0x8000)); return btoa(s); };
+  const encode = (v) => v instanceof Uint8Array ? { __bytes: toBase64(v) } : Array.isArray(v) ? v.map(encode)
+    : v && typeof v === 'object' ? Object.fromEntries(Object.entries(v).map(([k, x]) => [k, encode(x)])) : v;
+  const decode = (v) => v && typeof v === 'object' && typeof v.__bytes === 'string' ? Uint8Array.from(atob(v.__bytes), (c) => c.charCodeAt(0))
+    : Array.isArray(v) ? v.map(decode) : v && typeof v === 'object' ? Object.fromEntries(Object.entries(v).map(([k, x]) => [k, decode(x)])) : v;
+  // The panel posts parent.postMessage({pluginMessage}, '*'); Figma hands pluginMessage to figma.ui.onmessage.
+  window.addEventListener('message', (event) => {
+    if (event.source !== frame.contentWindow || !event.data || !('pluginMessage' in event.data)) return;
+    window.gramstyleToMain(encode(event.data.pluginMessage));
+  });
+  // figma.ui.postMessage(m) arrives in the iframe as a message event whose data is {pluginMessage: m, pluginId}.
+  window.gramstyleToUi = (encoded) => frame.contentWindow.postMessage({ pluginMessage: decode(encoded), pluginId: 'harness' }, '*');
+  fetch('/plugin-ui.html').then((response) => response.text()).then((html) => { frame.srcdoc = html; });
+</script></body></html>`;
+}
+
+/** Node's fetch in the shape of Figma's main-thread fetch. */
+export const nodeMainThreadFetch: MainThreadFetch = async (url, init) => {
+  const response = await fetch(url, init);
+  const headersObject: { [name: string]: string } = {};
+  response.headers.forEach((value, name) => {
+    headersObject[name] = value;
+  });
+  return {
+    status: response.status,
+    headersObject,
+    arrayBuffer: () => response.arrayBuffer(),
+  };
+};
+
+export interface PluginHarness {
+  readonly page: Page;
+  /** The panel's frame (ui.html inside the sandboxed iframe). */
+  readonly panel: Frame;
+  readonly main: GramstyleMain;
+  /** Errors the panel logged or threw: a test can assert there were none. */
+  readonly consoleErrors: string[];
+  setTheme(theme: Theme): Promise<void>;
+  screenshot(path: string): Promise<void>;
+  close(): Promise<void>;
+}
+
+export interface HarnessOptions {
+  readonly uiHtml: string;
+  readonly figma: FakeFigma;
+  readonly helperUrl: string;
+  readonly theme?: Theme;
+  /** Runs before the page loads, e.g. to route (block) the panel's own requests. */
+  readonly beforeLoad?: (page: Page) => Promise<unknown>;
+}
+
+export async function openPluginHarness(options: HarnessOptions): Promise<PluginHarness> {
+  const { figma } = options;
+  const main = new GramstyleMain(figma.api, { html: options.uiHtml, helperUrl: options.helperUrl, fetch: nodeMainThreadFetch });
+  main.start();
+  const width = Number(figma.ui.options?.width ?? 320);
+  const height = Number(figma.ui.options?.height ?? 600);
+  let theme: Theme = options.theme ?? 'light';
+
+  const server: Server = createServer((request, response) => {
+    if (request.url === '/') {
+      response.writeHead(200, { 'Content-Type': 'text/html; charset=utf-8' }).end(harnessPage(width, height));
+    } else if (request.url === '/plugin-ui.html') {
+      response.writeHead(200, { 'Content-Type': 'text/html; charset=utf-8' }).end(applyTheme(figma.ui.html ?? '', theme));
+    } else if (request.url === '/favicon.ico') {
+      // Chromium asks every page for one; a 404 would show up among the panel's console errors.
+      response.writeHead(204).end();
+    } else {
+      response.writeHead(404).end();
+    }
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const harnessUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}/`;
+
+  const userDataDir = await mkdtemp(join(tmpdir(), 'gramstyle-chromium-'));
+  let context: BrowserContext | null = null;
+  try {
+    // launch() refuses a --user-data-dir argument; a persistent context takes it as a parameter instead.
+    context = await chromium.launchPersistentContext(userDataDir, {
+      executablePath: '/usr/bin/chromium',
+      headless: true,
+      args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+      viewport: { width: width + 48, height: height + 40 + 48 },
+      deviceScaleFactor: 2,
+    });
+    const page = context.pages()[0] ?? (await context.newPage());
+    const consoleErrors: string[] = [];
+    page.on('console', (message) => {
+      if (message.type() === 'error') consoleErrors.push(message.text());
+    });
+    page.on('pageerror', (error) => consoleErrors.push(error.message));
+
+    // Main thread → panel, in order.
+    let delivery = Promise.resolve();
+    const unsubscribe = figma.ui.subscribe((message) => {
+      const encoded = encodeBytes(message);
+      delivery = delivery
+        .then(() => page.evaluate((payload) => (window as unknown as { gramstyleToUi(m: unknown): void }).gramstyleToUi(payload), encoded))
+        .catch((error: unknown) => {
+          if (!page.isClosed()) consoleErrors.push(`harness could not deliver a message: ${String(error)}`);
+        });
+    });
+    // Panel → main thread.
+    await page.exposeFunction('gramstyleToMain', async (encoded: Encoded) => {
+      await figma.ui.fromPanel(decodeBytes(encoded));
+    });
+    await options.beforeLoad?.(page);
+    await page.goto(harnessUrl);
+    const panel = await waitForPanelFrame(page);
+
+    return {
+      page,
+      panel,
+      main,
+      consoleErrors,
+      async setTheme(next) {
+        theme = next;
+        // As Figma does when the user switches theme: the class and the variables change in place.
+        await panel.evaluate(
+          ({ name, css }) => {
+            document.documentElement.className = `figma-${name}`;
+            const style = document.getElementById('figma-style');
+            if (style) style.textContent = css;
+          },
+          { name: next, css: themeCss(next) },
+        );
+      },
+      async screenshot(path) {
+        await page.locator('#plugin').screenshot({ path, animations: 'disabled' });
+      },
+      async close() {
+        unsubscribe();
+        await context?.close();
+        await new Promise<void>((resolve) => server.close(() => resolve()));
+        await rm(userDataDir, { recursive: true, force: true });
+      },
+    };
+  } catch (error) {
+    await context?.close();
+    server.close();
+    await rm(userDataDir, { recursive: true, force: true });
+    throw error;
+  }
+}
+
+async function waitForPanelFrame(page: Page): Promise<Frame> {
+  const handle = await page.waitForSelector('#plugin');
+  for (let attempt = 0; attempt < 200; attempt++) {
+    const frame = await handle.contentFrame();
+    if (frame && (await frame.$('#stylize').catch(() => null))) return frame;
+    await page.waitForTimeout(25);
+  }
+  throw new Error('the panel never loaded into the harness iframe');
+}
