@@ -6,20 +6,12 @@ import type { RgbImage } from '../engine/rgbImage.js';
 import type {
   EngineJobRequest,
   EngineMemory,
+  EngineProgress,
   EngineWorkerConfig,
   FromWorker,
   ToWorker,
   WeightsState,
 } from './workerMessages.js';
-
-export interface EngineProgress {
-  readonly iteration: number;
-  readonly total: number;
-  readonly contentLoss: number;
-  readonly styleLoss: number;
-  readonly elapsedMs: number;
-  readonly preview: RgbImage | null;
-}
 
 export interface EngineJobHandlers {
   onProgress(progress: EngineProgress): void;

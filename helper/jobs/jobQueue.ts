@@ -3,7 +3,8 @@ import type { ErrorCode, JobPreview, JobProgress, JobState, JobStatus } from '..
 import type { StylizeOptions } from '../../shared/stylizeOptions.js';
 import type { RgbImage } from '../engine/rgbImage.js';
 import { encodePng } from '../imageio/index.js';
-import type { EngineHost, EngineJobOutcome, EngineProgress } from './engineHost.js';
+import type { EngineHost, EngineJobOutcome } from './engineHost.js';
+import type { EngineProgress } from './workerMessages.js';
 
 export interface JobInput {
   readonly content: RgbImage;

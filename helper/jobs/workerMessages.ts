@@ -40,21 +40,22 @@ export interface EngineMemory {
   readonly bytes: number;
 }
 
+/** One iteration's progress, with a preview when it is time for one. */
+export interface EngineProgress {
+  readonly iteration: number;
+  readonly total: number;
+  readonly contentLoss: number;
+  readonly styleLoss: number;
+  readonly elapsedMs: number;
+  readonly preview: RgbImage | null;
+}
+
 /** Worker → main thread. */
 export type FromWorker =
   | { readonly type: 'weights'; readonly weights: WeightsState }
   | { readonly type: 'ready'; readonly backend: string; readonly device: string }
   | { readonly type: 'startup-failed'; readonly message: string }
-  | {
-      readonly type: 'progress';
-      readonly jobId: string;
-      readonly iteration: number;
-      readonly total: number;
-      readonly contentLoss: number;
-      readonly styleLoss: number;
-      readonly elapsedMs: number;
-      readonly preview: RgbImage | null;
-    }
+  | ({ readonly type: 'progress'; readonly jobId: string } & EngineProgress)
   | { readonly type: 'done'; readonly jobId: string; readonly image: RgbImage }
   | {
       readonly type: 'failed';
