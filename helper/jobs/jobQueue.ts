@@ -17,7 +17,6 @@ interface Job {
   readonly id: string;
   /** Dropped once handed to the engine, so that finished jobs keep only their result. */
   input: JobInput | null;
-  readonly size: { readonly width: number; readonly height: number; readonly iterations: number };
   state: JobState;
   progress: JobProgress;
   preview: JobPreview | null;
@@ -72,7 +71,6 @@ export class JobQueue {
     const job: Job = {
       id: randomUUID(),
       input,
-      size: { width: input.content.width, height: input.content.height, iterations: input.options.iterations },
       state: 'queued',
       progress: { iteration: 0, total: input.options.iterations, contentLoss: null, styleLoss: null, elapsedMs: 0, etaMs: null },
       preview: null,
@@ -82,7 +80,7 @@ export class JobQueue {
     };
     this.jobs.set(job.id, job);
     this.waiting.push(job);
-    this.options.log(`job ${job.id} queued (${job.size.width}×${job.size.height}, ${job.size.iterations} iterations)`);
+    this.options.log(`job ${job.id} queued (${input.content.width}×${input.content.height}, ${input.options.iterations} iterations)`);
     this.startNext();
     return job.id;
   }
