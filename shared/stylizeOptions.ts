@@ -9,6 +9,8 @@ export const CONTENT_LAYER = 'conv4_2' as const;
 
 export const MIN_SIZE = 16;
 export const MAX_SIZE = 4096;
+/** From this long side up, multiScale 'auto' optimizes coarse to fine. */
+export const MULTI_SCALE_AUTO_SIZE = 512;
 
 /**
  * Options of one style-transfer job. The CLI, the helper's HTTP API and the plugin all validate with this schema,
@@ -39,6 +41,12 @@ export const stylizeOptionsSchema = z
       .default([1, 1, 1, 1, 1]),
     /** Weight of the optional total-variation smoothness term, relative to the content term. */
     tvWeight: z.number().min(0).default(0),
+    /**
+     * Coarse-to-fine: optimize at a low resolution first, then refine at twice the size until the requested one
+     * (Gatys et al. 2017): reaches the style in fewer full-size steps and shows a first preview within seconds. `auto`
+     * turns it on from MULTI_SCALE_AUTO_SIZE up; `iterations` is then the total over all scales.
+     */
+    multiScale: z.enum(['auto', 'on', 'off']).default('auto'),
   })
   .strict();
 

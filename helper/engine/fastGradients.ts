@@ -10,7 +10,8 @@ import '@tensorflow/tfjs';
  *   flipped and its in/out channels swapped, and the Gram product's gradient is one plain matMul.
  * - `stock`: TensorFlow.js's own autodiff, which native backends (TensorFlow C, CUDA) run well.
  *
- * test/fastGradients.test.ts proves both give the same gradient.
+ * test/fastGradients.test.ts proves both give the same gradient; test/fastPaths.test.ts that each backend's plan (which
+ * mixes them, see preferredGradientPath) does too.
  */
 export type GradientPath = 'custom' | 'stock';
 
@@ -32,7 +33,6 @@ export function convRelu(x: tf.Tensor4D, layer: ConvLayerTensors, path: Gradient
     return tf.relu(tf.add(tf.conv2d(x, layer.kernel, 1, 'same'), layer.bias)) as tf.Tensor4D;
   }
   const op = tf.customGrad((input, save) => {
-    const saveForGradient = save as tf.GradSaveFunc;
     const activation = tf.fused.conv2d({
       x: input as tf.Tensor4D,
       filter: layer.kernel,
@@ -41,14 +41,19 @@ export function convRelu(x: tf.Tensor4D, layer: ConvLayerTensors, path: Gradient
       bias: layer.bias,
       activation: 'relu',
     });
-    saveForGradient([activation]);
+    // The gradient needs only where the output was positive, not the input (the transposed convolution does not
+    // depend on it): a 1-byte mask. TensorFlow.js copies every saved tensor, on wasm byte for byte, so saving the
+    // float activation cost a step a full copy of every layer and most of a 1024 px job's memory.
+    (save as tf.GradSaveFunc)([tf.greater(activation, 0)]);
     return {
       value: activation,
-      gradFunc: (dy, saved) => {
-        // relu passes the gradient where its output was positive; then the transposed convolution.
-        const masked = tf.mul(dy, tf.step(saved[0]!));
-        return tf.conv2d(masked as tf.Tensor4D, layer.backwardKernel, 1, 'same');
-      },
+      // Gradient functions run outside any per-op scope: without tidy, their temporaries would live until the
+      // whole backward pass ends (at 256 px that had been over half of a step's peak memory).
+      gradFunc: (dy, saved) =>
+        tf.tidy(() => {
+          const masked = tf.mul(dy, tf.cast(saved[0]!, 'float32'));
+          return tf.conv2d(masked as tf.Tensor4D, layer.backwardKernel, 1, 'same');
+        }),
     };
   });
   return op(x) as tf.Tensor4D;
@@ -63,22 +68,23 @@ export function pool2x2(x: tf.Tensor4D, kind: 'avg' | 'max', path: GradientPath)
     const [, height, width] = (input as tf.Tensor4D).shape;
     return {
       value,
-      gradFunc: (dy) => {
-        // Each input pixel of a window receives a quarter of the window's gradient: a 2× nearest upsampling.
-        const [, h, w, c] = dy.shape as [number, number, number, number];
-        const spread = tf.mul(tf.tile(tf.reshape(dy, [1, h, 1, w, 1, c]), [1, 1, 2, 1, 2, 1]), 0.25);
-        const upsampled = tf.reshape(spread, [1, 2 * h, 2 * w, c]);
-        const padBottom = height - 2 * h;
-        const padRight = width - 2 * w;
-        return padBottom === 0 && padRight === 0
-          ? upsampled
-          : tf.pad(upsampled, [
-              [0, 0],
-              [0, padBottom],
-              [0, padRight],
-              [0, 0],
-            ]);
-      },
+      gradFunc: (dy) =>
+        tf.tidy(() => {
+          // Each input pixel of a window receives a quarter of the window's gradient: a 2× nearest upsampling
+          // (ResizeNearestNeighbor: a native kernel on every backend; Tile was slow on wasm). Nothing is saved.
+          const [, h, w] = dy.shape as [number, number, number, number];
+          const upsampled = tf.mul(tf.image.resizeNearestNeighbor(dy as tf.Tensor4D, [2 * h, 2 * w]), 0.25);
+          const padBottom = height - 2 * h;
+          const padRight = width - 2 * w;
+          return padBottom === 0 && padRight === 0
+            ? upsampled
+            : tf.pad(upsampled, [
+                [0, 0],
+                [0, padBottom],
+                [0, padRight],
+                [0, 0],
+              ]);
+        }),
     };
   });
   return op(x) as tf.Tensor4D;
@@ -102,13 +108,44 @@ export function gramMatrix(features: tf.Tensor4D, path: GradientPath): tf.Tensor
     return {
       value: tf.div(tf.matMul(tf.transpose(m), m), positions) as tf.Tensor2D,
       // d(FᵀF)/dF applied to dG is F·(dG + dGᵀ).
-      gradFunc: (dy, saved) => tf.div(tf.matMul(saved[0] as tf.Tensor2D, tf.add(dy, tf.transpose(dy))), positions),
+      gradFunc: (dy, saved) =>
+        tf.tidy(() => tf.div(tf.matMul(saved[0] as tf.Tensor2D, tf.add(dy, tf.transpose(dy))), positions)),
     };
   });
   return op(flat) as tf.Tensor2D;
 }
 
-/** The path that is fastest on a backend: custom gradients where stock kernels are slow (wasm, cpu). */
-export function preferredGradientPath(backendName: string): GradientPath {
-  return backendName === 'tensorflow' || backendName === 'webgl' || backendName === 'webgpu' ? 'stock' : 'custom';
+/** The gradient path of each building block. Backends differ in which of their kernels are slow. */
+export interface GradientPlan {
+  readonly conv: GradientPath;
+  readonly avgPool: GradientPath;
+  readonly gram: GradientPath;
+}
+
+export const ALL_CUSTOM: GradientPlan = { conv: 'custom', avgPool: 'custom', gram: 'custom' };
+export const ALL_STOCK: GradientPlan = { conv: 'stock', avgPool: 'stock', gram: 'stock' };
+
+/**
+ * The fastest plan on a backend, from per-block forward + backward timings (bench/, wasm, 2-core x86):
+ * - wasm: the stock Conv2DBackpropInput is ~6× and the transposed BatchMatMul ~10× slower than the custom
+ *   formulations; the stock AvgPoolGrad is ~3× slower than the custom nearest-neighbour spreading, which also saves
+ *   nothing for the backward pass. (The first custom pooling gradient, built on Tile, had been 4× slower than stock
+ *   and over a tenth of a step.)
+ * - cpu (plain JavaScript): custom and stock are within noise of each other; custom stays.
+ * - native TensorFlow, WebGL, WebGPU: their own gradient kernels.
+ */
+export function preferredGradientPath(backendName: string): GradientPlan {
+  switch (backendName) {
+    case 'tensorflow':
+    case 'webgl':
+    case 'webgpu':
+      return ALL_STOCK;
+    default:
+      return ALL_CUSTOM;
+  }
+}
+
+/** A single path for every block, or a plan. */
+export function gradientPlan(choice: GradientPath | GradientPlan): GradientPlan {
+  return typeof choice === 'string' ? { conv: choice, avgPool: choice, gram: choice } : choice;
 }

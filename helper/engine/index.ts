@@ -2,11 +2,20 @@
 export { selectBackend, isBackendChoice, BACKEND_NAMES } from './backend.js';
 export type { BackendChoice, BackendName, BackendSelection } from './backend.js';
 export { preferredGradientPath } from './fastGradients.js';
-export type { GradientPath } from './fastGradients.js';
+export type { GradientPath, GradientPlan } from './fastGradients.js';
 export { Vgg19Features } from './vgg19.js';
-export { VGG19_CONV_LAYERS, convMultiplyAddsPerPixel } from './vggLayers.js';
+export { MIN_IMAGE_SIDE, VGG19_CONV_LAYERS, convMultiplyAddsPerPixel } from './vggLayers.js';
 export type { VggWeights, ConvWeights, VggConvLayerSpec } from './vggLayers.js';
-export { MIN_IMAGE_SIDE, StyleTransfer, disposeStyleGramTargets } from './styleTransfer.js';
-export type { ProgressEvent, StyleGramTargets, StylizeRequest, StylizeResult } from './styleTransfer.js';
+export { StyleTransfer, disposeStyleGramTargets } from './styleTransfer.js';
+export type {
+  ProgressEvent,
+  ScaleProgress,
+  StyleGramTargets,
+  StyleTargetCache,
+  StylizeRequest,
+  StylizeResult,
+} from './styleTransfer.js';
+export { scaleSchedule, COARSEST_LONG_SIDE, FINAL_SCALE_SHARE, MIN_FINAL_ITERATIONS } from './multiScale.js';
+export type { MultiScaleMode, Scale } from './multiScale.js';
 export { styleRatioForStrength } from './strength.js';
 export type { RgbImage } from './rgbImage.js';

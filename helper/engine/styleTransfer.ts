@@ -10,32 +10,65 @@ import {
   type LossTarget,
 } from './losses.js';
 import { Adam } from './optimizers/adam.js';
+import { resizeImage, scaleSchedule, type ImageSize } from './multiScale.js';
 import { Lbfgs } from './optimizers/lbfgs.js';
 import type { Evaluation, Optimizer } from './optimizers/objective.js';
 import { styleRatioForStrength } from './strength.js';
 import { fromNetworkInput, toNetworkInput, type Pooling, type Vgg19Features } from './vgg19.js';
 import { imageFromTensor, imageToTensor, type RgbImage } from './rgbImage.js';
+import { MIN_IMAGE_SIDE } from './vggLayers.js';
 
 /** The Gram matrices of the style image, one per style layer: computed once per style image and size. */
 export type StyleGramTargets = ReadonlyMap<string, LossTarget<tf.Tensor2D>>;
 
+/**
+ * Reuses Gram targets across jobs: run() calls it once per scale with a key naming the scaled style image's size
+ * and the pooling ("256x203:avg"); it returns cached targets or stores and returns compute()'s. The cache owns what
+ * it returns: run() never disposes those. Callers with several style images add their own image key in front.
+ */
+export type StyleTargetCache = (key: string, compute: () => StyleGramTargets) => StyleGramTargets;
+
+/** Where a coarse-to-fine job is. */
+export interface ScaleProgress {
+  /** 0-based, coarsest first; count − 1 is the output size. */
+  readonly index: number;
+  readonly count: number;
+  readonly width: number;
+  readonly height: number;
+}
+
 export interface ProgressEvent {
-  /** 1-based number of the iteration just finished. */
+  /** 1-based number of the iteration just finished, counted over all scales. */
   readonly iteration: number;
+  /** Iterations of the whole job, all scales together. */
   readonly total: number;
-  /** L_content and L_style at the current image (unweighted). */
+  /** L_content and L_style at the current image (unweighted), measured at the current scale. */
   readonly contentLoss: number;
   readonly styleLoss: number;
+  /** The relative squared Gram error of each style layer (conv1_1 … conv5_1); styleLoss is their weighted mean. */
+  readonly styleLayerLosses?: readonly number[];
+  /** The scale this iteration ran at; a single-scale job has one, of the output size. */
+  readonly scale?: ScaleProgress;
   readonly elapsedMs: number;
-  /** The current image, optionally scaled down so its long side is at most maxSide. */
+  /**
+   * The current image at the current scale's resolution (smaller than the output during the coarse scales of a
+   * multi-scale job), optionally scaled down so its long side is at most maxSide; never scaled up.
+   */
   preview(maxSide?: number): RgbImage;
 }
 
 export interface StylizeRequest {
   /** The content image, already at the output size. */
   readonly content: RgbImage;
-  /** The style image at the scale its textures should have, or its Gram targets (computed with options.pooling). */
+  /**
+   * The style image at the scale its textures should have in the output, or its Gram targets (computed with
+   * options.pooling at that scale). Precomputed targets fit one scale only: such a job runs single-scale at the
+   * output size (multiScale 'auto'), and multiScale 'on' is an error. Pass the image with a styleTargetCache to
+   * cache the targets of every scale instead.
+   */
   readonly style: RgbImage | StyleGramTargets;
+  /** Optional cache of the style image's Gram targets per scale (ignored when `style` is already targets). */
+  readonly styleTargetCache?: StyleTargetCache;
   readonly options: StylizeOptions;
   /** Called after every iteration; the loop awaits it, so it may also yield to other work. */
   readonly onProgress?: (event: ProgressEvent) => void | Promise<void>;
@@ -51,10 +84,32 @@ export interface StylizeResult {
   readonly elapsedMs: number;
 }
 
+interface Losses {
+  readonly contentLoss: number;
+  readonly styleLoss: number;
+  readonly styleLayerLosses: readonly number[];
+}
+
+/** What every scale of one job shares. */
+interface Job {
+  readonly request: StylizeRequest;
+  readonly options: StylizeOptions;
+  readonly startedAt: number;
+  readonly total: number;
+  readonly styleRatio: number;
+  /** The content at the output size, RGB 0–255. */
+  readonly contentPixels: tf.Tensor4D;
+  /** The style image, RGB 0–255; absent when the request brought precomputed targets. */
+  readonly stylePixels: tf.Tensor4D | undefined;
+  readonly outputLongSide: number;
+}
+
 /**
  * Gatys, Ecker & Bethge (CVPR 2016): optimize the pixels of an image so that its conv4_2 features match the
  * content image's and its Gram matrices on conv1_1 … conv5_1 match the style image's, minimizing
  * α·L_content + β·L_style (+ an optional total-variation term), with α = 1 and β from the style strength.
+ * Large jobs run coarse to fine (see multiScale.ts): each scale recomputes its targets from the scaled images and
+ * starts from the previous scale's result, upsampled.
  */
 export class StyleTransfer {
   constructor(private readonly network: Vgg19Features) {}
@@ -62,52 +117,144 @@ export class StyleTransfer {
   /** Kept tensors: dispose them with disposeStyleGramTargets. */
   computeStyleGramTargets(style: RgbImage, pooling: Pooling): StyleGramTargets {
     assertLargeEnough(style, 'style image');
+    const pixels = imageToTensor(style);
+    try {
+      return this.gramTargetsOf(pixels, pooling);
+    } finally {
+      pixels.dispose();
+    }
+  }
+
+  private gramTargetsOf(pixels: tf.Tensor4D, pooling: Pooling): StyleGramTargets {
     const grams = tf.tidy(() => {
-      const features = this.network.extract(toNetworkInput(imageToTensor(style)), STYLE_LAYERS, pooling);
-      return STYLE_LAYERS.map((layer) => gramMatrix(features.get(layer)!, this.network.gradientPath));
+      const features = this.network.extract(toNetworkInput(pixels), STYLE_LAYERS, pooling);
+      return STYLE_LAYERS.map((layer) => gramMatrix(features.get(layer)!, this.network.gradients.gram));
     });
     return new Map(STYLE_LAYERS.map((layer, i) => [layer, makeLossTarget(grams[i]!)]));
   }
 
   async run(request: StylizeRequest): Promise<StylizeResult> {
-    const { content, options, onProgress, signal } = request;
+    const { content, options, signal } = request;
     const startedAt = performance.now();
     signal?.throwIfAborted();
     assertLargeEnough(content, 'content image');
+    assertFitsBackendMemory(content);
 
-    const ownsStyleTargets = !(request.style instanceof Map);
-    const styleTargets = ownsStyleTargets
-      ? this.computeStyleGramTargets(request.style as RgbImage, options.pooling)
-      : (request.style as StyleGramTargets);
-    const contentInput = tf.tidy(() => toNetworkInput(imageToTensor(content)));
-    const contentTarget = makeLossTarget(
-      tf.tidy(() => this.network.extract(contentInput, [CONTENT_LAYER], options.pooling).get(CONTENT_LAYER)!),
-    );
-    const start = options.init === 'content' ? tf.clone(contentInput) : noiseImage(content, options.seed);
-    const styleRatio = styleRatioForStrength(options.strength);
-    let latest = { contentLoss: Number.NaN, styleLoss: Number.NaN };
+    const precomputedTargets = request.style instanceof Map;
+    let schedule = scaleSchedule(content, options.iterations, options.multiScale);
+    if (precomputedTargets && schedule.length > 1) {
+      if (options.multiScale === 'on') {
+        throw new Error(
+          'multiScale "on" needs the style image, not precomputed Gram targets (they fit one scale only): ' +
+            'pass the image, with a styleTargetCache to reuse the targets of each scale',
+        );
+      }
+      schedule = scaleSchedule(content, options.iterations, 'off');
+    }
+
+    const contentPixels = imageToTensor(content);
+    if (!precomputedTargets) assertLargeEnough(request.style as RgbImage, 'style image');
+    const stylePixels = precomputedTargets ? undefined : imageToTensor(request.style as RgbImage);
+    const job: Job = {
+      request,
+      options,
+      startedAt,
+      total: options.iterations,
+      styleRatio: styleRatioForStrength(options.strength),
+      contentPixels,
+      stylePixels,
+      outputLongSide: Math.max(content.width, content.height),
+    };
+    let image: tf.Tensor4D | undefined;
+    let latest: Losses = { contentLoss: Number.NaN, styleLoss: Number.NaN, styleLayerLosses: [] };
+    try {
+      let done = 0;
+      for (const [index, scale] of schedule.entries()) {
+        const start = image ? this.refinedStart(job, image, scale) : this.initialImage(job, scale);
+        image?.dispose();
+        image = undefined;
+        const progress: ScaleProgress = { index, count: schedule.length, width: scale.width, height: scale.height };
+        const outcome = await this.optimizeAtScale(job, progress, start, scale.iterations, done);
+        image = outcome.image;
+        latest = outcome.latest;
+        done += scale.iterations;
+      }
+      return {
+        image: renderImage(image!, Number.POSITIVE_INFINITY),
+        iterations: options.iterations,
+        contentLoss: latest.contentLoss,
+        styleLoss: latest.styleLoss,
+        elapsedMs: performance.now() - startedAt,
+      };
+    } finally {
+      image?.dispose();
+      contentPixels.dispose();
+      stylePixels?.dispose();
+    }
+  }
+
+  /** The first scale's start: the content or seeded noise, in the network's input space. Owned by the caller. */
+  private initialImage(job: Job, size: ImageSize): tf.Tensor4D {
+    if (job.options.init === 'noise') return noiseImage(size, job.options.seed);
+    return tf.tidy(() => toNetworkInput(resizeImage(job.contentPixels, size)));
+  }
+
+  /**
+   * A finer scale's start: the coarser result upsampled, plus (for jobs that start from the content) the content's
+   * own detail at this scale, which downsampling had removed. Upsampling alone blurs, and the blur is far from both
+   * the content's conv4_2 features and the style's fine Gram matrices: measured at 256 px, the fine scale then
+   * needed more of its expensive iterations to get back to the content.
+   */
+  private refinedStart(job: Job, coarse: tf.Tensor4D, scale: ImageSize): tf.Tensor4D {
+    return tf.tidy(() => {
+      const upsampled = resizeImage(coarse, scale);
+      if (job.options.init !== 'content') return upsampled;
+      const [, height, width] = coarse.shape;
+      const content = toNetworkInput(resizeImage(job.contentPixels, scale));
+      const contentDetail = tf.sub(content, resizeImage(resizeImage(content, { width, height }), scale));
+      return tf.add(upsampled, contentDetail) as tf.Tensor4D;
+    });
+  }
+
+  /**
+   * Runs one scale's iterations from `start` (taken over and disposed). Resolves to the scale's result (owned by
+   * the caller) and its last losses; everything else it made is disposed, also when it throws.
+   */
+  private async optimizeAtScale(
+    job: Job,
+    scale: ScaleProgress,
+    start: tf.Tensor4D,
+    iterations: number,
+    iterationsBefore: number,
+  ): Promise<{ image: tf.Tensor4D; latest: Losses }> {
+    const { options, request } = job;
+    const { onProgress, signal } = request;
+    const gramPath = this.network.gradients.gram;
+    // Made inside the try below, so that whatever exists is disposed when something throws.
+    let styleTargets: { value: StyleGramTargets; owned: boolean } | undefined;
+    let contentTarget: LossTarget<tf.Tensor> | undefined;
+    let latest: Losses = { contentLoss: Number.NaN, styleLoss: Number.NaN, styleLayerLosses: [] };
 
     const objective = async (x: tf.Tensor): Promise<Evaluation> => {
       const terms: tf.Scalar[] = [];
       const { value, grads } = tf.valueAndGrads((image: tf.Tensor) => {
         const input = image as tf.Tensor4D;
         const features = this.network.extract(input, [...STYLE_LAYERS, CONTENT_LAYER], options.pooling);
-        const contentLoss = relativeSquaredError(features.get(CONTENT_LAYER)!, contentTarget);
-        const styleLoss = weightedStyleLoss(
-          STYLE_LAYERS.map((layer) =>
-            relativeSquaredError(gramMatrix(features.get(layer)!, this.network.gradientPath), styleTargets.get(layer)!),
-          ),
-          options.styleLayerWeights,
+        const contentLoss = relativeSquaredError(features.get(CONTENT_LAYER)!, contentTarget!);
+        const layerLosses = STYLE_LAYERS.map((layer) =>
+          relativeSquaredError(gramMatrix(features.get(layer)!, gramPath), styleTargets!.value.get(layer)!),
         );
-        terms.push(tf.keep(contentLoss), tf.keep(styleLoss));
-        let total = tf.add(contentLoss, tf.mul(styleLoss, styleRatio));
+        const styleLoss = weightedStyleLoss(layerLosses, options.styleLayerWeights);
+        terms.push(...[contentLoss, styleLoss, ...layerLosses].map((term) => tf.keep(term)));
+        let total = tf.add(contentLoss, tf.mul(styleLoss, job.styleRatio));
         if (options.tvWeight > 0) total = tf.add(total, tf.mul(totalVariationLoss(input), options.tvWeight));
         return total as tf.Scalar;
       })([x]);
+      // One read for all the numbers: every read of a value waits for (and on some backends copies) the results.
       const lossValues = tf.stack([value, ...terms]);
-      const [loss, contentLoss, styleLoss] = await lossValues.data();
+      const [loss, contentLoss, styleLoss, ...styleLayerLosses] = await lossValues.data();
       tf.dispose([value, lossValues, ...terms]);
-      latest = { contentLoss: contentLoss!, styleLoss: styleLoss! };
+      latest = { contentLoss: contentLoss!, styleLoss: styleLoss!, styleLayerLosses };
       return { loss: loss!, gradient: grads[0]! };
     };
 
@@ -123,7 +270,15 @@ export class StyleTransfer {
     start.dispose();
 
     try {
-      for (let iteration = 1; iteration <= options.iterations; iteration++) {
+      styleTargets = this.styleTargetsAt(job, scale);
+      contentTarget = makeLossTarget(
+        tf.tidy(() => {
+          const contentInput = toNetworkInput(resizeImage(job.contentPixels, scale));
+          return this.network.extract(contentInput, [CONTENT_LAYER], options.pooling).get(CONTENT_LAYER)!;
+        }),
+      );
+      for (let step = 1; step <= iterations; step++) {
+        const iteration = iterationsBefore + step;
         await optimizer.step();
         signal?.throwIfAborted();
         if (!Number.isFinite(latest.contentLoss) || !Number.isFinite(latest.styleLoss)) {
@@ -131,30 +286,70 @@ export class StyleTransfer {
         }
         await onProgress?.({
           iteration,
-          total: options.iterations,
+          total: job.total,
           ...latest,
-          elapsedMs: performance.now() - startedAt,
+          scale,
+          elapsedMs: performance.now() - job.startedAt,
           preview: (maxSide = Number.POSITIVE_INFINITY) => renderImage(optimizer.x as tf.Tensor4D, maxSide),
         });
         signal?.throwIfAborted();
       }
-      return {
-        image: renderImage(optimizer.x as tf.Tensor4D, Number.POSITIVE_INFINITY),
-        iterations: options.iterations,
-        ...latest,
-        elapsedMs: performance.now() - startedAt,
-      };
+      return { image: tf.clone(optimizer.x as tf.Tensor4D), latest };
     } finally {
       optimizer.dispose();
-      contentInput.dispose();
-      disposeLossTarget(contentTarget);
-      if (ownsStyleTargets) disposeStyleGramTargets(styleTargets);
+      if (contentTarget) disposeLossTarget(contentTarget);
+      if (styleTargets?.owned) disposeStyleGramTargets(styleTargets.value);
     }
+  }
+
+  /** The style's Gram targets at a scale, and whether this job owns (and must dispose) them. */
+  private styleTargetsAt(job: Job, scale: ImageSize): { value: StyleGramTargets; owned: boolean } {
+    const { request, stylePixels, options } = job;
+    if (!stylePixels) return { value: request.style as StyleGramTargets, owned: false };
+    // The style image is scaled by the same factor as the content: its strokes keep their size relative to the output.
+    const factor = Math.max(scale.width, scale.height) / job.outputLongSide;
+    const [, height, width] = stylePixels.shape;
+    const size = { width: scaledSide(width, factor), height: scaledSide(height, factor) };
+    const compute = (): StyleGramTargets => {
+      const scaled = resizeImage(stylePixels, size);
+      try {
+        return this.gramTargetsOf(scaled, options.pooling);
+      } finally {
+        scaled.dispose();
+      }
+    };
+    if (!request.styleTargetCache) return { value: compute(), owned: true };
+    return { value: request.styleTargetCache(`${size.width}x${size.height}:${options.pooling}`, compute), owned: false };
   }
 }
 
-/** conv5_1 sits behind four 2×2 poolings: a side shorter than 16 pixels leaves it no position at all. */
-export const MIN_IMAGE_SIDE = 16;
+/** A side scaled by `factor`, not below the network's useful minimum (unless the image is already smaller). */
+function scaledSide(side: number, factor: number): number {
+  return factor >= 1 ? side : Math.max(Math.min(side, MIN_IMAGE_SIDE), Math.round(side * factor));
+}
+
+/**
+ * Tensor memory of one step per output pixel, measured with bench/ at 512 × 512 (1.2 GB; it grows linearly), and the
+ * most of it that WebAssembly's 4 GiB heap holds next to the weights and the allocator's slack (a guess with a
+ * margin: 1.2 GB ran, a 1024 × 768 job at about 3.4 GB aborted). Past that the wasm
+ * backend does not throw but aborts the whole process, so such a job is refused before it starts.
+ */
+const STEP_BYTES_PER_PIXEL = 4_600;
+const WASM_TENSOR_BUDGET_BYTES = 2.8 * 2 ** 30;
+
+function assertFitsBackendMemory(content: RgbImage): void {
+  if (tf.getBackend() !== 'wasm') return;
+  const pixels = content.width * content.height;
+  if (pixels * STEP_BYTES_PER_PIXEL > WASM_TENSOR_BUDGET_BYTES) {
+    const maxPixels = Math.floor(WASM_TENSOR_BUDGET_BYTES / STEP_BYTES_PER_PIXEL);
+    throw new Error(
+      `${content.width}×${content.height} needs about ${((pixels * STEP_BYTES_PER_PIXEL) / 2 ** 30).toFixed(1)} GiB ` +
+        `per step, more than the wasm backend's 4 GiB heap holds (at most about ${maxPixels.toLocaleString('en')} ` +
+        `pixels, e.g. ${Math.floor(Math.sqrt((maxPixels * 4) / 3))}×${Math.floor(Math.sqrt((maxPixels * 3) / 4))}): ` +
+        'use a smaller size or a native TensorFlow backend',
+    );
+  }
+}
 
 function assertLargeEnough(image: RgbImage, label: string): void {
   if (Math.min(image.width, image.height) < MIN_IMAGE_SIDE) {
@@ -170,9 +365,9 @@ export function disposeStyleGramTargets(targets: StyleGramTargets): void {
 }
 
 /** Uniform noise over the whole pixel range, repeatable through the seed. */
-function noiseImage(like: RgbImage, seed: number): tf.Tensor4D {
+function noiseImage(size: ImageSize, seed: number): tf.Tensor4D {
   return tf.tidy(() =>
-    toNetworkInput(tf.randomUniform([1, like.height, like.width, 3], 0, 255, 'float32', seed) as tf.Tensor4D),
+    toNetworkInput(tf.randomUniform([1, size.height, size.width, 3], 0, 255, 'float32', seed) as tf.Tensor4D),
   );
 }
 

@@ -1,5 +1,13 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { convRelu, makeBackwardKernel, pool2x2, type ConvLayerTensors, type GradientPath } from './fastGradients.js';
+import {
+  convRelu,
+  gradientPlan,
+  makeBackwardKernel,
+  pool2x2,
+  type ConvLayerTensors,
+  type GradientPath,
+  type GradientPlan,
+} from './fastGradients.js';
 import { IMAGENET_MEAN_BGR, VGG19_CONV_LAYERS, type VggConvLayerSpec, type VggWeights } from './vggLayers.js';
 
 export type Pooling = 'avg' | 'max';
@@ -10,13 +18,16 @@ export type Pooling = 'avg' | 'max';
  */
 export class Vgg19Features {
   private readonly layers: Array<{ spec: VggConvLayerSpec; tensors: ConvLayerTensors }>;
+  /** How each building block computes its gradient (see preferredGradientPath). */
+  readonly gradients: GradientPlan;
 
   constructor(
     weights: VggWeights,
-    readonly gradientPath: GradientPath,
+    gradients: GradientPath | GradientPlan,
     /** The deepest layer the network is built to (later layers are never needed for Gatys' objective). */
     lastLayer = 'conv5_1',
   ) {
+    this.gradients = gradientPlan(gradients);
     const lastIndex = VGG19_CONV_LAYERS.findIndex((layer) => layer.name === lastLayer);
     if (lastIndex < 0) throw new Error(`unknown VGG-19 layer ${lastLayer}`);
     this.layers = VGG19_CONV_LAYERS.slice(0, lastIndex + 1).map((spec) => {
@@ -28,7 +39,7 @@ export class Vgg19Features {
         tensors: {
           kernel,
           bias: tf.tensor1d(convWeights.bias),
-          backwardKernel: gradientPath === 'custom' ? makeBackwardKernel(kernel) : kernel,
+          backwardKernel: this.gradients.conv === 'custom' ? makeBackwardKernel(kernel) : kernel,
         },
       };
     });
@@ -44,8 +55,8 @@ export class Vgg19Features {
     let activation = input;
     for (const { spec, tensors } of this.layers) {
       if (features.size === wanted.size) break;
-      if (spec.poolBefore) activation = pool2x2(activation, pooling, this.gradientPath);
-      activation = convRelu(activation, tensors, this.gradientPath);
+      if (spec.poolBefore) activation = pool2x2(activation, pooling, this.gradients.avgPool);
+      activation = convRelu(activation, tensors, this.gradients.conv);
       if (wanted.has(spec.name)) features.set(spec.name, activation);
     }
     for (const name of wanted) {

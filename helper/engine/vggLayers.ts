@@ -42,6 +42,9 @@ export interface ConvWeights {
 /** The network's parameters, keyed by the paper's layer name (conv1_1 …). */
 export type VggWeights = ReadonlyMap<string, ConvWeights>;
 
+/** conv5_1 sits behind four 2×2 poolings: a side shorter than 16 pixels leaves it no position at all. */
+export const MIN_IMAGE_SIDE = 16;
+
 /** ImageNet mean of the Caffe-trained weights, in the network's BGR order. */
 export const IMAGENET_MEAN_BGR = [103.939, 116.779, 123.68] as const;
 

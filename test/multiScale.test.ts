@@ -1,0 +1,213 @@
+import * as tf from '@tensorflow/tfjs-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { stylizeOptionsSchema, type StylizeOptionsInput } from '../shared/stylizeOptions.js';
+import {
+  StyleTransfer,
+  Vgg19Features,
+  disposeStyleGramTargets,
+  preferredGradientPath,
+  scaleSchedule,
+  type ProgressEvent,
+  type RgbImage,
+  type StyleGramTargets,
+} from '../helper/engine/index.js';
+import { resizeImage } from '../helper/engine/multiScale.js';
+import { readVggWeightsFile } from '../helper/weights/vggH5.js';
+import { loadSharedImage, realWeightsPath } from './support/sharedAssets.js';
+import { useTestBackend } from './support/tfBackend.js';
+
+describe('the scale schedule', () => {
+  const sides = (schedule: ReturnType<typeof scaleSchedule>) => schedule.map((s) => [s.width, s.height, s.iterations]);
+
+  it('is one scale when off, and below 512 px when auto', () => {
+    expect(sides(scaleSchedule({ width: 1024, height: 768 }, 200, 'off'))).toEqual([[1024, 768, 200]]);
+    expect(sides(scaleSchedule({ width: 384, height: 511 }, 200, 'auto'))).toEqual([[384, 511, 200]]);
+  });
+
+  it('doubles from about 128 px up to the output size, a quarter of the iterations at the end', () => {
+    expect(sides(scaleSchedule({ width: 512, height: 384 }, 200, 'auto'))).toEqual([
+      [128, 96, 75],
+      [256, 192, 75],
+      [512, 384, 50],
+    ]);
+    const large = scaleSchedule({ width: 700, height: 1024 }, 201, 'auto');
+    expect(sides(large)).toEqual([
+      [88, 128, 51],
+      [175, 256, 50],
+      [350, 512, 50],
+      [700, 1024, 50],
+    ]);
+  });
+
+  it('always has two scales when on, but never a side below 16 px, nor a scale without iterations', () => {
+    expect(sides(scaleSchedule({ width: 96, height: 64 }, 8, 'on'))).toEqual([
+      [48, 32, 4],
+      [96, 64, 4],
+    ]);
+    // The last scale needs some iterations to restore the texture that upsampling blurred.
+    expect(sides(scaleSchedule({ width: 512, height: 512 }, 40, 'auto')).map(([, , n]) => n)).toEqual([10, 10, 20]);
+    expect(sides(scaleSchedule({ width: 30, height: 30 }, 8, 'on'))).toEqual([[30, 30, 8]]);
+    // Elongated: the short side limits how coarse the first scale can be.
+    expect(sides(scaleSchedule({ width: 1024, height: 40 }, 100, 'auto')).map(([w, h]) => [w, h])).toEqual([
+      [512, 20],
+      [1024, 40],
+    ]);
+    // Fewer iterations than scales drop the coarsest ones.
+    expect(sides(scaleSchedule({ width: 512, height: 512 }, 2, 'auto'))).toEqual([
+      [256, 256, 1],
+      [512, 512, 1],
+    ]);
+    for (const iterations of [1, 3, 5, 6, 7, 199, 10_000]) {
+      const schedule = scaleSchedule({ width: 4096, height: 4096 }, iterations, 'on');
+      expect(schedule.reduce((sum, s) => sum + s.iterations, 0)).toBe(iterations);
+      expect(schedule.every((s) => s.iterations >= 1)).toBe(true);
+      expect(schedule.at(-1)).toMatchObject({ width: 4096, height: 4096 });
+    }
+  });
+});
+
+describe('coarse-to-fine style transfer (real VGG-19 weights, 96 px)', () => {
+  let network: Vgg19Features;
+  let transfer: StyleTransfer;
+  let content: RgbImage;
+  let style: RgbImage;
+
+  beforeAll(async () => {
+    await useTestBackend();
+    network = new Vgg19Features(await readVggWeightsFile(realWeightsPath()), preferredGradientPath('wasm'));
+    transfer = new StyleTransfer(network);
+    content = await loadSharedImage('golden_gate.jpg', 96);
+    style = await loadSharedImage('starry_night.jpg', 96);
+  });
+
+  afterAll(() => network?.dispose());
+
+  const options = (input: StylizeOptionsInput = {}) =>
+    stylizeOptionsSchema.parse({ size: 96, iterations: 8, multiScale: 'on', ...input });
+
+  it('runs the schedule coarse to fine, counts iterations over all scales, and returns the requested size', async () => {
+    const before = tf.memory().numTensors;
+    const events: ProgressEvent[] = [];
+    const previews: RgbImage[] = [];
+    const result = await transfer.run({
+      content,
+      style,
+      options: options(),
+      onProgress: (event) => {
+        events.push(event);
+        previews.push(event.preview());
+      },
+    });
+    expect(tf.memory().numTensors).toBe(before);
+
+    expect(result.image.width).toBe(content.width);
+    expect(result.image.height).toBe(content.height);
+    expect(result.iterations).toBe(8);
+    expect(events.map((e) => e.iteration)).toEqual([1, 2, 3, 4, 5, 6, 7, 8]);
+    expect(events.every((e) => e.total === 8)).toBe(true);
+    const half = { width: Math.round(content.width / 2), height: Math.round(content.height / 2) };
+    expect(events.map((e) => e.scale?.index)).toEqual([0, 0, 0, 0, 1, 1, 1, 1]);
+    expect(events[0]!.scale).toEqual({ index: 0, count: 2, ...half });
+    expect(events[7]!.scale).toEqual({ index: 1, count: 2, width: content.width, height: content.height });
+    // Previews come from the current scale.
+    expect([previews[0]!.width, previews[0]!.height]).toEqual([half.width, half.height]);
+    expect([previews[7]!.width, previews[7]!.height]).toEqual([content.width, content.height]);
+    expect(events.every((e) => e.styleLayerLosses?.length === 5 && Number.isFinite(e.contentLoss))).toBe(true);
+    // The coarse scale stylized: its style loss fell well below where it started.
+    expect(events[3]!.styleLoss).toBeLessThan(events[0]!.styleLoss / 2);
+    expect(result.styleLoss).toBe(events[7]!.styleLoss);
+  }, 120_000);
+
+  it('stops within one iteration when aborted during a coarse scale and frees its tensors', async () => {
+    const before = tf.memory().numTensors;
+    const controller = new AbortController();
+    let last = 0;
+    const run = transfer.run({
+      content,
+      style,
+      options: options(),
+      signal: controller.signal,
+      onProgress: (event) => {
+        last = event.iteration;
+        if (event.iteration === 2) controller.abort(new Error('canceled by test'));
+      },
+    });
+    await expect(run).rejects.toThrow('canceled by test');
+    expect(last).toBe(2);
+    expect(tf.memory().numTensors).toBe(before);
+  });
+
+  it('asks a style target cache once per scale and never disposes what it returns', async () => {
+    const cache = new Map<string, StyleGramTargets>();
+    const asked: string[] = [];
+    const styleTargetCache = (key: string, compute: () => StyleGramTargets): StyleGramTargets => {
+      asked.push(key);
+      if (!cache.has(key)) cache.set(key, compute());
+      return cache.get(key)!;
+    };
+    const before = tf.memory().numTensors;
+    await transfer.run({ content, style, styleTargetCache, options: options({ iterations: 3 }) });
+    await transfer.run({ content, style, styleTargetCache, options: options({ iterations: 3 }) });
+    const keys = [`${Math.round(style.width / 2)}x${Math.round(style.height / 2)}:avg`, `${style.width}x${style.height}:avg`];
+    expect(asked).toEqual([...keys, ...keys]);
+    expect(cache.size).toBe(2);
+    expect(tf.memory().numTensors).toBe(before + 2 * 5 * 2);
+    for (const targets of cache.values()) disposeStyleGramTargets(targets);
+    expect(tf.memory().numTensors).toBe(before);
+  }, 60_000);
+
+  it('runs precomputed Gram targets at the output size only: auto falls back to one scale, on is an error', async () => {
+    const targets = transfer.computeStyleGramTargets(style, 'avg');
+    const before = tf.memory().numTensors;
+    await expect(transfer.run({ content, style: targets, options: options() })).rejects.toThrow(/precomputed Gram targets/);
+    // A 512 × 32 strip: 'auto' would run it on two scales (a cheap stand-in for a 512 px job).
+    const wide = await loadSharedImage('golden_gate.jpg', 512);
+    const strip: RgbImage = { width: 512, height: 32, data: wide.data.subarray(0, 512 * 32 * 3) };
+    const stripOptions = stylizeOptionsSchema.parse({ size: 512, iterations: 2 });
+    expect(scaleSchedule(strip, 2, stripOptions.multiScale)).toHaveLength(2);
+    const scales: number[] = [];
+    await transfer.run({
+      content: strip,
+      style: targets,
+      options: stripOptions,
+      onProgress: (event) => void scales.push(event.scale!.count),
+    });
+    expect(scales).toEqual([1, 1]);
+    expect(tf.memory().numTensors).toBe(before);
+    disposeStyleGramTargets(targets);
+  }, 120_000);
+});
+
+describe('memory limits', () => {
+  it("refuses a job too large for wasm's 4 GiB heap at once instead of aborting the process", async () => {
+    await useTestBackend();
+    const network = new Vgg19Features(await readVggWeightsFile(realWeightsPath()), 'custom');
+    const huge: RgbImage = { width: 1024, height: 1024, data: new Uint8Array(1024 * 1024 * 3) };
+    const options = stylizeOptionsSchema.parse({ size: 1024, iterations: 1 });
+    await expect(new StyleTransfer(network).run({ content: huge, style: huge, options })).rejects.toThrow(/4 GiB heap/);
+    network.dispose();
+  });
+});
+
+describe('resizing between scales', () => {
+  beforeAll(async () => {
+    await useTestBackend();
+  });
+
+  it('averages whole blocks when downscaling, so fine texture does not alias', () => {
+    // A one-pixel checkerboard: bilinear sampling would pick single pixels (all 0 or all 255); a box filter gives grey.
+    const checker = tf.tidy(() =>
+      tf.tensor4d(
+        Array.from({ length: 8 * 8 }, (_, i) => ((Math.floor(i / 8) + i) % 2) * 255),
+        [1, 8, 8, 1],
+      ),
+    );
+    const small = resizeImage(checker, { width: 2, height: 2 });
+    expect(Array.from(small.dataSync())).toEqual([127.5, 127.5, 127.5, 127.5]);
+    const odd = resizeImage(checker, { width: 3, height: 5 });
+    expect(odd.shape).toEqual([1, 5, 3, 1]);
+    const up = resizeImage(small, { width: 8, height: 8 });
+    expect(up.shape).toEqual([1, 8, 8, 1]);
+    tf.dispose([checker, small, odd, up]);
+  });
+});
