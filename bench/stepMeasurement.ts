@@ -1,0 +1,88 @@
+import * as tf from '@tensorflow/tfjs-core';
+import { stylizeOptionsSchema } from '../shared/stylizeOptions.js';
+import { StyleTransfer, convMultiplyAddsPerPixel, type RgbImage, type Vgg19Features } from '../helper/engine/index.js';
+
+/** What one size measures, in one fresh process (so that its peak memory is its own). */
+export interface SizeMeasurement {
+  readonly size: number;
+  /** Median wall time of one optimization step (forward + gradient + update), warm-up excluded. */
+  readonly secondsPerStep: number;
+  /** 4 × the conv multiply-adds through conv5_1 (forward and gradient to the input) per step, per second. */
+  readonly gflops: number;
+  /** The process's peak resident memory. */
+  readonly peakRssMb: number;
+  /** The backend's own peak: the most bytes held by TensorFlow.js tensors during one job step. */
+  readonly peakTensorMb: number;
+  /** From run() to the first preview rendered, for a job at this size with the default options (warm backend). */
+  readonly firstPreviewSeconds: number;
+}
+
+/** FLOPs the benchmark credits to one step (as ../shared/bench/torch_step.py does for a size × size image). */
+export function stepFlops(image: { width: number; height: number }): number {
+  return 4 * convMultiplyAddsPerPixel() * image.width * image.height;
+}
+
+export async function measureSize(
+  network: Vgg19Features,
+  /** `steps` are timed on these (square crops, like the PyTorch reference); `job` is a job as a user would run it. */
+  images: { steps: { content: RgbImage; style: RgbImage }; job: { content: RgbImage; style: RgbImage } },
+  size: number,
+  steps: number,
+): Promise<SizeMeasurement> {
+  const transfer = new StyleTransfer(network);
+  // Adam evaluates the objective exactly once per iteration (L-BFGS sometimes backtracks), so an iteration is one
+  // step: forward, gradient and a cheap update.
+  const options = stylizeOptionsSchema.parse({ size, iterations: steps + 1, multiScale: 'off', optimizer: 'adam' });
+
+  // The first iteration also computes the targets and compiles kernels: it is the warm-up.
+  const finishedAt: number[] = [];
+  await transfer.run({ ...images.steps, options, onProgress: (event) => void finishedAt.push(event.elapsedMs) });
+  const stepMs = finishedAt.slice(1).map((end, i) => end - finishedAt[i]!);
+  const secondsPerStep = median(stepMs) / 1000;
+
+  const profile = await tf.profile(async () => {
+    await transfer.run({ ...images.steps, options: { ...options, iterations: 1 } });
+  });
+
+  const firstPreviewSeconds = await timeToFirstPreview(transfer, images.job, size);
+  return {
+    size,
+    secondsPerStep,
+    gflops: stepFlops(images.steps.content) / secondsPerStep / 1e9,
+    peakRssMb: process.resourceUsage().maxRSS / 1024,
+    peakTensorMb: profile.peakBytes / 2 ** 20,
+    firstPreviewSeconds,
+  };
+}
+
+/** A job with the default options at this size, stopped at its first preview (as the helper renders one). */
+async function timeToFirstPreview(
+  transfer: StyleTransfer,
+  images: { content: RgbImage; style: RgbImage },
+  size: number,
+): Promise<number> {
+  const controller = new AbortController();
+  const startedAt = performance.now();
+  let seconds = Number.NaN;
+  try {
+    await transfer.run({
+      ...images,
+      options: stylizeOptionsSchema.parse({ size }),
+      signal: controller.signal,
+      onProgress: (event) => {
+        event.preview(256);
+        seconds = (performance.now() - startedAt) / 1000;
+        controller.abort(new Error('first preview'));
+      },
+    });
+  } catch (error) {
+    if (!controller.signal.aborted) throw error;
+  }
+  return seconds;
+}
+
+function median(values: readonly number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const middle = Math.floor(sorted.length / 2);
+  return sorted.length % 2 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2;
+}

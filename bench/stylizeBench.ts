@@ -1,0 +1,206 @@
+/**
+ * npm run bench [-- --json] [--sizes 128,256,512] [--backend NAME] [--steps N] [--torch] [--job-shaped]
+ *                 [--weights FILE]
+ * npm run bench -- --quality [--json] [--backend NAME] [--quality-size 512] [--reference-iterations 30]
+ *                            [--multi-iterations 60] [--gram-target D]
+ *
+ * Speed: per size, in a fresh process each (peak memory is per process), the median seconds per optimization step,
+ * GFLOP/s, peak memory and the time to a job's first preview; --torch times ../shared/bench/torch_step.py (the
+ * same step in PyTorch on this CPU) right after each size, for a ratio measured under the same load. Steps run on
+ * square crops (the FLOPs of size × size, as the PyTorch reference); --job-shaped runs them on the photo's own
+ * aspect ratio instead (a 1024 px job is 1024 × 768), which is what a user's job needs in memory.
+ * Quality: time to a fixed Gram distance at 512 px, single-scale versus coarse-to-fine, on two real image pairs.
+ */
+import { execFile } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { cpus, totalmem } from 'node:os';
+import { resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs, promisify } from 'node:util';
+import { isBackendChoice, type BackendChoice } from '../helper/engine/index.js';
+import { defaultWeightsPath, loadImage, loadNetwork, sharedDir, sharedImage } from './benchAssets.js';
+import { measureSize, type SizeMeasurement } from './stepMeasurement.js';
+import { timeToQuality, type QualityResult } from './timeToQuality.js';
+
+const run = promisify(execFile);
+
+const QUALITY_PAIRS = [
+  { content: sharedImage('golden_gate.jpg'), style: sharedImage('starry_night.jpg') },
+  { content: sharedImage('hoovertowernight.jpg'), style: sharedImage('the_scream.jpg') },
+];
+
+const { values: args } = parseArgs({
+  options: {
+    json: { type: 'boolean', default: false },
+    sizes: { type: 'string', default: '128,256,512' },
+    backend: { type: 'string', default: 'auto' },
+    steps: { type: 'string', default: '3' },
+    torch: { type: 'boolean', default: false },
+    'job-shaped': { type: 'boolean', default: false },
+    weights: { type: 'string' },
+    quality: { type: 'boolean', default: false },
+    'quality-size': { type: 'string', default: '512' },
+    'reference-iterations': { type: 'string', default: '30' },
+    'multi-iterations': { type: 'string' },
+    'gram-target': { type: 'string' },
+    /** Internal: measure one size in this process and print its JSON line. */
+    'measure-size': { type: 'string' },
+  },
+});
+
+const backend = args.backend;
+if (!isBackendChoice(backend)) throw new Error(`--backend: unknown backend ${backend}`);
+const weightsPath = defaultWeightsPath(args.weights);
+const steps = positiveInteger(args.steps, '--steps');
+const log = (line: string): void => void process.stderr.write(`${line}\n`);
+
+if (args['measure-size'] !== undefined) {
+  process.stdout.write(`${JSON.stringify(await measureInThisProcess(positiveInteger(args['measure-size'], 'size')))}\n`);
+} else if (args.quality) {
+  await qualityComparison();
+} else {
+  await speed();
+}
+
+async function measureInThisProcess(size: number): Promise<SizeMeasurement & { device: string; backend: string }> {
+  const { selection, network } = await loadNetwork(backend as BackendChoice, weightsPath);
+  const content = sharedImage('golden_gate.jpg');
+  const style = sharedImage('starry_night.jpg');
+  const job = { content: await loadImage(content, size), style: await loadImage(style, size) };
+  const square = { content: await loadImage(content, size, true), style: await loadImage(style, size, true) };
+  const images = { steps: args['job-shaped'] ? job : square, job };
+  const measurement = await measureSize(network, images, size, steps);
+  return { ...measurement, backend: selection.name, device: selection.device };
+}
+
+interface TorchStep {
+  readonly median_s: number;
+  readonly gflops: number;
+}
+
+async function torchStep(size: number): Promise<TorchStep | undefined> {
+  const script = resolve(sharedDir, 'bench', 'torch_step.py');
+  if (!existsSync(script)) {
+    log(`--torch: ${script} is missing`);
+    return undefined;
+  }
+  try {
+    const { stdout } = await run('/usr/bin/python3', [script, '--size', String(size), '--steps', String(steps)], {
+      maxBuffer: 1 << 20,
+    });
+    return JSON.parse(stdout.trim().split('\n').pop()!) as TorchStep;
+  } catch (error) {
+    log(`--torch: the PyTorch reference failed: ${(error as Error).message.split('\n')[0]}`);
+    return undefined;
+  }
+}
+
+async function speed(): Promise<void> {
+  const sizes = args.sizes.split(',').map((size) => positiveInteger(size, '--sizes'));
+  const results: Array<SizeMeasurement & { torchSecondsPerStep?: number; torchRatio?: number }> = [];
+  const failures: Array<{ size: number; error: string }> = [];
+  let selected = { backend: backend as string, device: '' };
+  for (const size of sizes) {
+    log(`measuring ${size} px…`);
+    // A process per size: peak memory is a process's lifetime peak, and wasm memory never shrinks.
+    const childArgs = ['--measure-size', String(size), '--backend', backend, '--steps', String(steps), '--weights', weightsPath];
+    if (args['job-shaped']) childArgs.push('--job-shaped');
+    let child: { stdout: string };
+    try {
+      child = await run(process.execPath, [fileURLToPath(import.meta.url), ...childArgs], { maxBuffer: 1 << 20 });
+    } catch (error) {
+      // wasm's heap cannot grow past 4 GiB: a size that needs more aborts its process, not the benchmark.
+      const stderr = String((error as { stderr?: string }).stderr ?? '');
+      const outOfMemory = /memory access out of bounds|out of memory|Aborted|4 GiB heap/i.test(stderr);
+      const reason = outOfMemory ? 'out of memory' : 'failed';
+      log(`${size} px: ${reason}: ${stderr.split('\n').find((line) => /Error/.test(line)) ?? (error as Error).message}`);
+      failures.push({ size, error: reason });
+      continue;
+    }
+    const line = child.stdout.trim().split('\n').pop()!;
+    const { backend: name, device, ...measurement } = JSON.parse(line) as SizeMeasurement & { backend: string; device: string };
+    selected = { backend: name, device };
+    const torch = args.torch ? await torchStep(size) : undefined;
+    results.push(
+      torch
+        ? { ...measurement, torchSecondsPerStep: torch.median_s, torchRatio: measurement.secondsPerStep / torch.median_s }
+        : measurement,
+    );
+  }
+  if (args.json) {
+    const json = { backend: selected.backend, results: results.map(rounded), ...(failures.length ? { failures } : {}) };
+    process.stdout.write(`${JSON.stringify(json)}\n`);
+    return;
+  }
+  console.log(`backend ${selected.backend}: ${selected.device}`);
+  console.log(`machine: ${machine()}`);
+  console.log('size  s/step  GFLOP/s  peak RSS MB  peak tensors MB  first preview s  PyTorch s/step  ratio');
+  for (const r of results) {
+    console.log(
+      [
+        String(r.size).padStart(4),
+        r.secondsPerStep.toFixed(3).padStart(7),
+        r.gflops.toFixed(1).padStart(8),
+        r.peakRssMb.toFixed(0).padStart(12),
+        r.peakTensorMb.toFixed(0).padStart(16),
+        r.firstPreviewSeconds.toFixed(2).padStart(16),
+        (r.torchSecondsPerStep?.toFixed(3) ?? '-').padStart(15),
+        (r.torchRatio ? `${r.torchRatio.toFixed(2)}×` : '-').padStart(6),
+      ].join(' '),
+    );
+  }
+  for (const failure of failures) console.log(`${String(failure.size).padStart(4)}  ${failure.error}`);
+}
+
+async function qualityComparison(): Promise<void> {
+  const { selection, network } = await loadNetwork(backend as BackendChoice, weightsPath);
+  const referenceIterations = positiveInteger(args['reference-iterations'], '--reference-iterations');
+  const settings = {
+    size: positiveInteger(args['quality-size'], '--quality-size'),
+    referenceIterations,
+    multiScaleIterations: args['multi-iterations']
+      ? positiveInteger(args['multi-iterations'], '--multi-iterations')
+      : 2 * referenceIterations,
+    gramTarget: args['gram-target'] === undefined ? undefined : Number(args['gram-target']),
+    log,
+  };
+  log(`backend ${selection.name}: ${selection.device}; machine: ${machine()}`);
+  const results: QualityResult[] = [];
+  for (const pair of QUALITY_PAIRS) {
+    const result = await timeToQuality(network, pair, settings);
+    results.push(result);
+    log(JSON.stringify({ ...result, singleScale: { ...result.singleScale, trajectory: undefined }, multiScale: { ...result.multiScale, trajectory: undefined } }));
+  }
+  network.dispose();
+  if (args.json) {
+    process.stdout.write(`${JSON.stringify({ backend: selection.name, quality: results })}\n`);
+    return;
+  }
+  for (const r of results) {
+    const seconds = (value: number | null): string => (value === null ? 'never' : `${value.toFixed(1)} s`);
+    const line = (label: string, run: QualityResult['singleScale']): string =>
+      `  ${label}: Gram ≤ target after ${seconds(run.secondsToGramTarget)}; single-scale quality (both distances ` +
+      `within 5%) after ${seconds(run.secondsToReferenceQuality)}; stopped after ${run.iterations} iterations at ` +
+      `Gram distance ${run.distances.gram.toFixed(4)}, content distance ${run.distances.content.toFixed(4)}`;
+    console.log(`${r.pair} at ${r.size} px, Gram target ${r.gramTarget.toFixed(4)}; multi-scale ${r.schedule}`);
+    console.log(line('single-scale', r.singleScale));
+    console.log(line('multi-scale ', r.multiScale));
+  }
+}
+
+function machine(): string {
+  const cores = cpus();
+  return `${cores[0]?.model.trim() ?? 'unknown CPU'}, ${cores.length} logical cores, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}`;
+}
+
+function rounded<T extends object>(result: T): T {
+  return Object.fromEntries(
+    Object.entries(result).map(([key, value]) => [key, typeof value === 'number' ? Number(value.toPrecision(4)) : value]),
+  ) as T;
+}
+
+function positiveInteger(text: string, what: string): number {
+  const value = Number(text);
+  if (!Number.isInteger(value) || value <= 0) throw new Error(`${what}: expected a positive integer, got ${text}`);
+  return value;
+}
