@@ -26,8 +26,8 @@ function send(message: FromWorker): void {
   port.postMessage(message, transfers as ArrayBuffer[]);
 }
 
-/** Gram targets by style image, size and pooling, least recently used first. */
-class StyleTargetCache {
+/** Gram targets by style image, scale and pooling, least recently used first. */
+class StyleGramTargetCache {
   private readonly entries = new Map<string, StyleGramTargets>();
 
   constructor(private readonly capacity: number) {}
@@ -76,7 +76,7 @@ async function start(): Promise<{ transfer: StyleTransfer }> {
   return { transfer: new StyleTransfer(network) };
 }
 
-const styleTargets = new StyleTargetCache(config.styleCacheEntries);
+const styleTargets = new StyleGramTargetCache(config.styleCacheEntries);
 
 function sendMemory(): void {
   const memory = tf.memory();
@@ -89,13 +89,12 @@ async function runJob(transfer: StyleTransfer, job: EngineJobRequest): Promise<v
   runningJobs.set(job.jobId, controller);
   try {
     const { options } = job;
-    const style = styleTargets.get(`${job.styleKey}:${job.style.width}x${job.style.height}:${options.pooling}`, () =>
-      transfer.computeStyleGramTargets(job.style, options.pooling),
-    );
     let lastPreviewAt = Number.NEGATIVE_INFINITY;
     const result = await transfer.run({
       content: job.content,
-      style,
+      style: job.style,
+      // The engine asks once per scale, with a key naming the scaled size and the pooling.
+      styleTargetCache: (scaleKey, compute) => styleTargets.get(`${job.styleKey}:${scaleKey}`, compute),
       options,
       signal: controller.signal,
       onProgress: async (event) => {
@@ -123,13 +122,13 @@ async function runJob(transfer: StyleTransfer, job: EngineJobRequest): Promise<v
       sendMemory();
       send({ type: 'canceled', jobId: job.jobId });
     } else if (isEngineBreaking(error)) {
-      const { width, height } = job.content;
+      const { content, style } = job;
       send({
         type: 'failed',
         jobId: job.jobId,
         message:
-          `the engine ran out of memory at ${width}×${height} pixels (${(error as Error).message}); ` +
-          'try a smaller size or a backend with more memory',
+          `the engine ran out of memory (content ${content.width}×${content.height}, style ${style.width}×` +
+          `${style.height} pixels: ${(error as Error).message}); try a smaller size or a backend with more memory`,
         engineBroken: true,
       });
     } else {

@@ -8,7 +8,7 @@ export interface EngineWorkerConfig {
   readonly backend: BackendChoice;
   /** --weights FILE, if given. */
   readonly weightsFlag: string | undefined;
-  /** Style Gram targets kept for re-runs with another strength (each entry holds five small matrices). */
+  /** Style Gram targets kept for re-runs with another strength (an entry is one scale's five small matrices). */
   readonly styleCacheEntries: number;
   /** Minimum time between two previews of a running job. */
   readonly previewIntervalMs: number;

@@ -38,7 +38,7 @@ export async function startHelperServer(options: HelperServerOptions): Promise<R
   const engine = new EngineHost({
     backend: options.backend ?? 'auto',
     weightsFlag: options.weights,
-    styleCacheEntries: 4,
+    styleCacheEntries: 8, // two or three scales per style image
     previewIntervalMs: options.previewIntervalMs ?? 1000,
     previewMaxSide: options.previewMaxSide ?? 256,
   });
