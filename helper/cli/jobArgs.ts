@@ -42,6 +42,7 @@ const OPTION_FLAGS: ReadonlyArray<{ flag: string; key: OptionKey; kind: 'number'
   { flag: 'optimizer', key: 'optimizer', kind: 'text' },
   { flag: 'style-weights', key: 'styleLayerWeights', kind: 'numbers' },
   { flag: 'tv', key: 'tvWeight', kind: 'number' },
+  { flag: 'multi-scale', key: 'multiScale', kind: 'text' },
 ];
 
 const PARSE_CONFIG = {

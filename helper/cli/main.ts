@@ -1,5 +1,5 @@
 import { BACKEND_NAMES } from '../engine/index.js';
-import { stylizeOptionsSchema } from '../../shared/stylizeOptions.js';
+import { MULTI_SCALE_AUTO_SIZE, stylizeOptionsSchema } from '../../shared/stylizeOptions.js';
 import { demoCommand, DEMO_ITERATIONS, DEMO_OUTPUT, DEMO_SIZE } from './demoCommand.js';
 import { doctorCommand } from './doctorCommand.js';
 import { pairCommand } from './pairCommand.js';
@@ -95,6 +95,8 @@ Options of stylize and demo:
   --style-weights a,b,c,d,e
                            weights of conv1_1 … conv5_1 in the style loss (default ${defaults.styleLayerWeights})
   --tv W                   total-variation smoothing weight (default ${defaults.tvWeight})
+  --multi-scale auto|on|off
+                           optimize coarse to fine (default ${defaults.multiScale}: on from ${MULTI_SCALE_AUTO_SIZE} px up)
   --backend B              ${choiceList(['auto', ...BACKEND_NAMES])} (default auto: the first that loads)
   --weights FILE           VGG-19 weights (.h5); else GRAMSTYLE_WEIGHTS, else the cache, else a download
   --json                   print one JSON line with the result on stdout, nothing else
