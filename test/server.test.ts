@@ -276,3 +276,27 @@ describe('jobs', () => {
     expect((await client.health()).status).toBe('ready');
   }, 400_000);
 });
+
+describe('finished jobs', () => {
+  it('are kept for a while, then purged', async () => {
+    const shortLived = await startHelperServer({
+      port: 0,
+      token: TOKEN,
+      backend: 'wasm',
+      weights: realWeightsPath(),
+      keepFinishedMs: 1500,
+      log: () => {},
+    });
+    try {
+      await shortLived.ready;
+      const shortClient = new HelperClient(shortLived.url, TOKEN);
+      const id = await shortClient.submitOk({ content, style, options: { size: 32, iterations: 1 } });
+      await shortClient.pollUntil(id, (status) => status.status === 'done');
+      expect((await shortClient.fetch(`/v1/jobs/${id}/result`)).status).toBe(200);
+      await new Promise((resolve) => setTimeout(resolve, 3500));
+      await expectError(await shortClient.fetch(`/v1/jobs/${id}`), 404, 'not-found');
+    } finally {
+      await shortLived.close();
+    }
+  });
+});
