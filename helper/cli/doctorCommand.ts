@@ -7,7 +7,7 @@ import { argumentSyntaxError, unknownBackendProblem } from './jobArgs.js';
 import { progressModeFor } from './progressBar.js';
 import { weightsDownloadProgress } from './runJob.js';
 import { UsageError } from './usageError.js';
-import { gramstyleVersion } from './version.js';
+import { gramstyleVersion } from '../version.js';
 
 const SOURCE_TEXT = {
   flag: 'given with --weights',

@@ -8,7 +8,7 @@ import { serviceCommand } from './serviceCommand.js';
 import { choiceList } from './jobArgs.js';
 import { stylizeCommand } from './stylizeCommand.js';
 import { UsageError } from './usageError.js';
-import { gramstyleVersion } from './version.js';
+import { gramstyleVersion } from '../version.js';
 
 type Command = (argv: readonly string[], signal: AbortSignal) => Promise<number>;
 

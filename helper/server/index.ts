@@ -5,7 +5,7 @@ import type { BackendChoice } from '../engine/index.js';
 import { EngineHost } from '../jobs/engineHost.js';
 import { JobQueue } from '../jobs/jobQueue.js';
 import { createApp } from './app.js';
-import { gramstyleVersion } from '../cli/version.js';
+import { gramstyleVersion } from '../version.js';
 
 export interface HelperServerOptions {
   readonly host?: string;

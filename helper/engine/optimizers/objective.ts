@@ -12,7 +12,7 @@ export type Objective = (x: tf.Tensor) => Promise<Evaluation>;
 export interface Optimizer {
   /** The current point (owned by the optimizer: clone it to keep it past the next step or dispose). */
   readonly x: tf.Tensor;
-  /** One iteration; resolves to the loss at the new point. */
+  /** One iteration; resolves to the loss of its last evaluation (L-BFGS: at the new point; Adam: before the step). */
   step(): Promise<number>;
   dispose(): void;
 }

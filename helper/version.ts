@@ -3,8 +3,8 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 /**
- * Gramstyle's version from its package.json, found by walking up from this module: it runs both from helper/cli
- * (tests) and from dist/helper/cli (the built CLI), at different depths.
+ * Gramstyle's version from its package.json, found by walking up from this module: it runs both from helper/
+ * (tests) and from dist/helper/ (the build), at different depths.
  */
 export function gramstyleVersion(): string {
   let dir = dirname(fileURLToPath(import.meta.url));
