@@ -60,14 +60,9 @@ export interface ProgressEvent {
 export interface StylizeRequest {
   /** The content image, already at the output size. */
   readonly content: RgbImage;
-  /**
-   * The style image at the scale its textures should have in the output, or its Gram targets (computed with
-   * options.pooling at that scale). Precomputed targets fit one scale only: such a job runs single-scale at the
-   * output size (multiScale 'auto'), and multiScale 'on' is an error. Pass the image with a styleTargetCache to
-   * cache the targets of every scale instead.
-   */
-  readonly style: RgbImage | StyleGramTargets;
-  /** Optional cache of the style image's Gram targets per scale (ignored when `style` is already targets). */
+  /** The style image at the scale its textures should have in the output. */
+  readonly style: RgbImage;
+  /** Optional cache of the style image's Gram targets, asked once per scale (they differ between scales). */
   readonly styleTargetCache?: StyleTargetCache;
   readonly options: StylizeOptions;
   /** Called after every iteration; the loop awaits it, so it may also yield to other work. */
@@ -99,8 +94,8 @@ interface Job {
   readonly styleRatio: number;
   /** The content at the output size, RGB 0–255. */
   readonly contentPixels: tf.Tensor4D;
-  /** The style image, RGB 0–255; absent when the request brought precomputed targets. */
-  readonly stylePixels: tf.Tensor4D | undefined;
+  /** The style image, RGB 0–255. */
+  readonly stylePixels: tf.Tensor4D;
   readonly outputLongSide: number;
 }
 
@@ -113,17 +108,6 @@ interface Job {
  */
 export class StyleTransfer {
   constructor(private readonly network: Vgg19Features) {}
-
-  /** Kept tensors: dispose them with disposeStyleGramTargets. */
-  computeStyleGramTargets(style: RgbImage, pooling: Pooling): StyleGramTargets {
-    assertLargeEnough(style, 'style image');
-    const pixels = imageToTensor(style);
-    try {
-      return this.gramTargetsOf(pixels, pooling);
-    } finally {
-      pixels.dispose();
-    }
-  }
 
   private gramTargetsOf(pixels: tf.Tensor4D, pooling: Pooling): StyleGramTargets {
     const grams = tf.tidy(() => {
@@ -140,21 +124,10 @@ export class StyleTransfer {
     assertLargeEnough(content, 'content image');
     assertFitsBackendMemory(content);
 
-    const precomputedTargets = request.style instanceof Map;
-    let schedule = scaleSchedule(content, options.iterations, options.multiScale);
-    if (precomputedTargets && schedule.length > 1) {
-      if (options.multiScale === 'on') {
-        throw new Error(
-          'multiScale "on" needs the style image, not precomputed Gram targets (they fit one scale only): ' +
-            'pass the image, with a styleTargetCache to reuse the targets of each scale',
-        );
-      }
-      schedule = scaleSchedule(content, options.iterations, 'off');
-    }
-
+    assertLargeEnough(request.style, 'style image');
+    const schedule = scaleSchedule(content, options.iterations, options.multiScale);
     const contentPixels = imageToTensor(content);
-    if (!precomputedTargets) assertLargeEnough(request.style as RgbImage, 'style image');
-    const stylePixels = precomputedTargets ? undefined : imageToTensor(request.style as RgbImage);
+    const stylePixels = imageToTensor(request.style);
     const job: Job = {
       request,
       options,
@@ -189,7 +162,7 @@ export class StyleTransfer {
     } finally {
       image?.dispose();
       contentPixels.dispose();
-      stylePixels?.dispose();
+      stylePixels.dispose();
     }
   }
 
@@ -305,7 +278,6 @@ export class StyleTransfer {
   /** The style's Gram targets at a scale, and whether this job owns (and must dispose) them. */
   private styleTargetsAt(job: Job, scale: ImageSize): { value: StyleGramTargets; owned: boolean } {
     const { request, stylePixels, options } = job;
-    if (!stylePixels) return { value: request.style as StyleGramTargets, owned: false };
     // The style image is scaled by the same factor as the content: its strokes keep their size relative to the output.
     const factor = Math.max(scale.width, scale.height) / job.outputLongSide;
     const [, height, width] = stylePixels.shape;
@@ -331,8 +303,8 @@ function scaledSide(side: number, factor: number): number {
 /**
  * Tensor memory of one step per output pixel, measured with bench/ at 512 × 512 (1.2 GB; it grows linearly), and the
  * most of it that WebAssembly's 4 GiB heap holds next to the weights and the allocator's slack (a guess with a
- * margin: 1.2 GB ran, a 1024 × 768 job at about 3.4 GB aborted). Past that the wasm
- * backend does not throw but aborts the whole process, so such a job is refused before it starts.
+ * margin: 1.2 GB ran, a 1024 × 768 job at about 3.4 GB aborted). Past that the wasm backend fails with a
+ * WebAssembly trap that leaves its heap unusable for every later job, so such a job is refused before it starts.
  */
 const STEP_BYTES_PER_PIXEL = 4_600;
 const WASM_TENSOR_BUDGET_BYTES = 2.8 * 2 ** 30;
