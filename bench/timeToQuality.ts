@@ -1,9 +1,12 @@
-import * as tf from '@tensorflow/tfjs-core';
-import { CONTENT_LAYER, STYLE_LAYERS, stylizeOptionsSchema } from '../shared/stylizeOptions.js';
-import { gramMatrix } from '../helper/engine/fastGradients.js';
-import { imageToTensor } from '../helper/engine/rgbImage.js';
-import { toNetworkInput } from '../helper/engine/vgg19.js';
-import { scaleSchedule, StyleTransfer, type RgbImage, type Vgg19Features } from '../helper/engine/index.js';
+import { stylizeOptionsSchema } from '../shared/stylizeOptions.js';
+import {
+  distanceJudge,
+  scaleSchedule,
+  StyleTransfer,
+  type Distances,
+  type RgbImage,
+  type Vgg19Features,
+} from '../helper/engine/index.js';
 import { loadImage } from './benchAssets.js';
 
 /**
@@ -24,11 +27,6 @@ export interface QualitySettings {
   readonly multiScaleIterations: number;
   readonly gramTarget: number | undefined;
   readonly log: (line: string) => void;
-}
-
-export interface Distances {
-  readonly gram: number;
-  readonly content: number;
 }
 
 export interface TrajectoryPoint {
@@ -185,30 +183,6 @@ async function runUntil(
     if (!controller.signal.aborted) throw error;
   }
   return outcome!;
-}
-
-/** Distances of an image to the style (Gram) and to the content (conv4_2), each relative, as in the tests. */
-function distanceJudge(network: Vgg19Features, content: RgbImage, style: RgbImage) {
-  const gramPath = network.gradients.gram;
-  const [styleGrams, contentFeatures] = tf.tidy(() => {
-    const styleFeatures = network.extract(toNetworkInput(imageToTensor(style)), STYLE_LAYERS);
-    const grams = STYLE_LAYERS.map((layer) => gramMatrix(styleFeatures.get(layer)!, gramPath));
-    const contentLayer = network.extract(toNetworkInput(imageToTensor(content)), [CONTENT_LAYER]).get(CONTENT_LAYER)!;
-    return [grams, contentLayer] as const;
-  });
-  const judge = (image: RgbImage): Distances =>
-    tf.tidy(() => {
-      const features = network.extract(toNetworkInput(imageToTensor(image)), [...STYLE_LAYERS, CONTENT_LAYER]);
-      const relative = (a: tf.Tensor, b: tf.Tensor): number =>
-        Math.sqrt(tf.sum(tf.squaredDifference(a, b)).dataSync()[0]! / tf.sum(tf.square(b)).dataSync()[0]!);
-      const gram =
-        STYLE_LAYERS.reduce(
-          (sum, layer, i) => sum + relative(gramMatrix(features.get(layer)!, gramPath), styleGrams[i]!),
-          0,
-        ) / STYLE_LAYERS.length;
-      return { gram, content: relative(features.get(CONTENT_LAYER)!, contentFeatures) };
-    });
-  return Object.assign(judge, { dispose: () => tf.dispose([...styleGrams, contentFeatures]) });
 }
 
 function basename(path: string): string {

@@ -1,8 +1,8 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CONTENT_LAYER, STYLE_LAYERS, stylizeOptionsSchema, type StylizeOptionsInput } from '../shared/stylizeOptions.js';
-import { gramMatrix } from '../helper/engine/fastGradients.js';
+import { stylizeOptionsSchema, type StylizeOptionsInput } from '../shared/stylizeOptions.js';
 import {
+  distanceJudge,
   StyleTransfer,
   Vgg19Features,
   type ProgressEvent,
@@ -10,11 +10,9 @@ import {
   type StylizeResult,
 } from '../helper/engine/index.js';
 import { imageToTensor } from '../helper/engine/rgbImage.js';
-import { toNetworkInput } from '../helper/engine/vgg19.js';
 import { readVggWeightsFile } from '../helper/weights/vggH5.js';
 import { loadSharedImage, realWeightsPath } from './support/sharedAssets.js';
 import { useTestBackend } from './support/tfBackend.js';
-import { relativeError } from './support/tensorMath.js';
 
 const SIZE = 64;
 
@@ -22,25 +20,6 @@ let network: Vgg19Features;
 let transfer: StyleTransfer;
 let content: RgbImage;
 let style: RgbImage;
-
-/** The distances the issue judges a result by, measured with the same network. */
-function distances(image: RgbImage): { gram: number; content: number } {
-  return tf.tidy(() => {
-    const layers = [...STYLE_LAYERS, CONTENT_LAYER];
-    const of = (picture: RgbImage) => network.extract(toNetworkInput(imageToTensor(picture)), layers);
-    const [mine, styleFeatures, contentFeatures] = [of(image), of(style), of(content)];
-    const gramDistances = STYLE_LAYERS.map((layer) =>
-      relativeError(
-        gramMatrix(mine.get(layer)!, 'stock').dataSync(),
-        gramMatrix(styleFeatures.get(layer)!, 'stock').dataSync(),
-      ),
-    );
-    return {
-      gram: gramDistances.reduce((sum, d) => sum + d, 0) / gramDistances.length,
-      content: relativeError(mine.get(CONTENT_LAYER)!.dataSync(), contentFeatures.get(CONTENT_LAYER)!.dataSync()),
-    };
-  });
-}
 
 async function stylize(options: StylizeOptionsInput, extra: { signal?: AbortSignal; onProgress?: (e: ProgressEvent) => void } = {}): Promise<StylizeResult> {
   return transfer.run({ content, style, options: stylizeOptionsSchema.parse({ size: SIZE, ...options }), ...extra });
@@ -75,6 +54,7 @@ describe('style transfer end to end (real VGG-19 weights, 64 px)', () => {
 
     expect(result.image.width).toBe(content.width);
     expect(result.image.height).toBe(content.height);
+    const distances = distanceJudge(network, content, style);
     const start = distances(content);
     const end = distances(result.image);
     const unrelated = distances(unrelatedImageOfContentSize());
@@ -91,6 +71,7 @@ describe('style transfer end to end (real VGG-19 weights, 64 px)', () => {
     const gentler = distances((await stylize({ iterations: 40, strength: 30 })).image);
     expect(gentler.content).toBeLessThan(end.content);
     expect(gentler.gram).toBeGreaterThan(end.gram);
+    distances.dispose();
 
     expect(events.map((e) => e.iteration)).toEqual(Array.from({ length: 40 }, (_, i) => i + 1));
     expect(events.every((e) => e.total === 40 && Number.isFinite(e.contentLoss) && Number.isFinite(e.styleLoss))).toBe(true);

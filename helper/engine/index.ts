@@ -19,3 +19,5 @@ export { scaleSchedule, COARSEST_LONG_SIDE, FINAL_SCALE_SHARE, MIN_FINAL_ITERATI
 export type { MultiScaleMode, Scale } from './multiScale.js';
 export { styleRatioForStrength } from './strength.js';
 export type { RgbImage } from './rgbImage.js';
+export { distanceJudge } from './distances.js';
+export type { DistanceJudge, Distances } from './distances.js';
