@@ -24,17 +24,17 @@ describe('the scale schedule', () => {
     expect(sides(scaleSchedule({ width: 384, height: 511 }, 200, 'auto'))).toEqual([[384, 511, 200]]);
   });
 
-  it('doubles from about 128 px up to the output size, a quarter of the iterations at the end', () => {
+  it('doubles from about 128 px up to the output size; a quarter of the iterations at the end, more on coarser scales', () => {
     expect(sides(scaleSchedule({ width: 512, height: 384 }, 200, 'auto'))).toEqual([
-      [128, 96, 75],
-      [256, 192, 75],
+      [128, 96, 100],
+      [256, 192, 50],
       [512, 384, 50],
     ]);
     const large = scaleSchedule({ width: 700, height: 1024 }, 201, 'auto');
     expect(sides(large)).toEqual([
-      [88, 128, 51],
-      [175, 256, 50],
-      [350, 512, 50],
+      [88, 128, 87],
+      [175, 256, 43],
+      [350, 512, 21],
       [700, 1024, 50],
     ]);
   });
@@ -45,7 +45,7 @@ describe('the scale schedule', () => {
       [96, 64, 4],
     ]);
     // The last scale needs some iterations to restore the texture that upsampling blurred.
-    expect(sides(scaleSchedule({ width: 512, height: 512 }, 40, 'auto')).map(([, , n]) => n)).toEqual([10, 10, 20]);
+    expect(sides(scaleSchedule({ width: 512, height: 512 }, 40, 'auto')).map(([, , n]) => n)).toEqual([14, 6, 20]);
     expect(sides(scaleSchedule({ width: 30, height: 30 }, 8, 'on'))).toEqual([[30, 30, 8]]);
     // Elongated: the short side limits how coarse the first scale can be.
     expect(sides(scaleSchedule({ width: 1024, height: 40 }, 100, 'auto')).map(([w, h]) => [w, h])).toEqual([

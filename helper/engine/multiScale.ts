@@ -13,7 +13,7 @@ export type MultiScaleMode = StylizeOptions['multiScale'];
 
 /** The long side of the first scale: a step there costs ~1/16 of one at 512 px, so previews come within seconds. */
 export const COARSEST_LONG_SIDE = 128;
-/** Share of the iterations spent at the requested size; the coarser scales share the rest equally. */
+/** Share of the iterations spent at the requested size; the coarser scales share the rest, the coarsest most. */
 export const FINAL_SCALE_SHARE = 0.25;
 /**
  * Upsampling blurs away the finest texture, so every finer scale first climbs back (at 512 px the Gram distance
@@ -52,7 +52,7 @@ export function scaleSchedule(output: ImageSize, iterations: number, mode: Multi
   const share = Math.round(iterations * FINAL_SCALE_SHARE);
   const floor = Math.min(MIN_FINAL_ITERATIONS, Math.round(iterations / 2));
   const final = Math.min(Math.max(1, share, floor), iterations - (count - 1));
-  const coarse = splitEvenly(iterations - final, count - 1);
+  const coarse = splitFavouringCoarse(iterations - final, count - 1);
   return Array.from({ length: count }, (_, index) => {
     const factor = 2 ** (count - 1 - index);
     const isLast = index === count - 1;
@@ -64,11 +64,16 @@ export function scaleSchedule(output: ImageSize, iterations: number, mode: Multi
   });
 }
 
-/** `total` split into `parts` integers differing by at most one, the larger ones first; each at least 1. */
-function splitEvenly(total: number, parts: number): number[] {
-  const base = Math.floor(total / parts);
-  const extra = total - base * parts;
-  return Array.from({ length: parts }, (_, i) => Math.max(1, base + (i < extra ? 1 : 0)));
+/**
+ * `total` iterations over `parts` coarse scales, coarsest first, each getting twice the share of the next finer one:
+ * a step there costs a quarter as much, and the large structures that form there are what single-scale optimization
+ * is slowest at. The rounding remainder goes to the coarsest; every scale gets at least 1 (total ≥ parts).
+ */
+function splitFavouringCoarse(total: number, parts: number): number[] {
+  const weightSum = 2 ** parts - 1;
+  const shares = Array.from({ length: parts }, (_, i) => Math.max(1, Math.floor((total * 2 ** (parts - 1 - i)) / weightSum)));
+  shares[0]! += total - shares.reduce((sum, share) => sum + share, 0);
+  return shares;
 }
 
 /**
