@@ -1,17 +1,23 @@
 import * as tf from '@tensorflow/tfjs-core';
-// tfjs-core alone registers no gradients; the union package registers them all (tfjs-node depends on it too).
+// tfjs-core alone registers no gradients; the union package registers them all (tfjs-node depends on it too). The
+// engine's own backward pass does not need them, but TensorFlow.js's autodiff of the same network (the reference
+// the tests hold the engine to, and the total-variation term) does.
 import '@tensorflow/tfjs';
 
 /**
- * Differentiable building blocks of the style-transfer objective, in two flavours with equal gradients:
+ * The building blocks of VGG-19's forward pass, and their backward passes written by hand (vgg19.ts chains them
+ * into the gradient of the whole network). Each backward block comes in up to two flavours with equal results:
  *
- * - `custom`: hand-written gradients. On the wasm backend the stock Conv2DBackpropInput and the transposed
- *   BatchMatMul are slow; the backward pass of a 3×3 'same' convolution is itself a convolution with the kernel
- *   flipped and its in/out channels swapped, and the Gram product's gradient is one plain matMul.
- * - `stock`: TensorFlow.js's own autodiff, which native backends (TensorFlow C, CUDA) run well.
+ * - `custom`: formulations that avoid kernels some backends run slowly. On wasm the stock Conv2DBackpropInput is
+ *   ~6× slower than a plain convolution with the kernel flipped and its in/out channels swapped, which is the
+ *   same thing for a 3×3 'same' convolution; the stock AvgPoolGrad ~3× slower than spreading each window's
+ *   gradient by a nearest-neighbour upsampling.
+ * - `stock`: TensorFlow.js's own gradient kernels, which native backends (TensorFlow C, CUDA) run well.
  *
- * test/fastGradients.test.ts proves both give the same gradient; test/fastPaths.test.ts that each backend's plan (which
- * mixes them, see preferredGradientPath) does too.
+ * Writing the backward pass by hand (rather than through TensorFlow.js's autodiff tape) is also what keeps a step's
+ * memory low: the tape holds every activation of the forward pass, and a copy of everything a gradient saves, until
+ * the whole backward pass ends; here each layer keeps a 1-byte ReLU mask, and each gradient is freed once used.
+ * test/fastGradients.test.ts and test/fastPaths.test.ts prove every block and plan against TensorFlow.js's autodiff.
  */
 export type GradientPath = 'custom' | 'stock';
 
@@ -28,94 +34,98 @@ export function makeBackwardKernel(kernel: tf.Tensor4D): tf.Tensor4D {
 }
 
 /** relu(conv2d(x, kernel, 'same') + bias) for a batch of one NHWC image. */
-export function convRelu(x: tf.Tensor4D, layer: ConvLayerTensors, path: GradientPath): tf.Tensor4D {
-  if (path === 'stock') {
-    return tf.relu(tf.add(tf.conv2d(x, layer.kernel, 1, 'same'), layer.bias)) as tf.Tensor4D;
-  }
-  const op = tf.customGrad((input, save) => {
-    const activation = tf.fused.conv2d({
-      x: input as tf.Tensor4D,
-      filter: layer.kernel,
-      strides: 1,
-      pad: 'same',
-      bias: layer.bias,
-      activation: 'relu',
-    });
-    // The gradient needs only where the output was positive, not the input (the transposed convolution does not
-    // depend on it): a 1-byte mask. TensorFlow.js copies every saved tensor, on wasm byte for byte, so saving the
-    // float activation cost a step a full copy of every layer and most of a 1024 px job's memory.
-    (save as tf.GradSaveFunc)([tf.greater(activation, 0)]);
-    return {
-      value: activation,
-      // Gradient functions run outside any per-op scope: without tidy, their temporaries would live until the
-      // whole backward pass ends (at 256 px that had been over half of a step's peak memory).
-      gradFunc: (dy, saved) =>
-        tf.tidy(() => {
-          const masked = tf.mul(dy, tf.cast(saved[0]!, 'float32'));
-          return tf.conv2d(masked as tf.Tensor4D, layer.backwardKernel, 1, 'same');
-        }),
-    };
+export function convRelu(x: tf.Tensor4D, layer: ConvLayerTensors): tf.Tensor4D {
+  return tf.fused.conv2d({ x, filter: layer.kernel, strides: 1, pad: 'same', bias: layer.bias, activation: 'relu' });
+}
+
+/**
+ * The gradient of convRelu with respect to its input, from the gradient `dy` at its output and where that output
+ * was positive (`positive`, bool: all the ReLU needs, and the transposed convolution needs nothing of the input).
+ */
+export function convReluBackward(
+  dy: tf.Tensor4D,
+  positive: tf.Tensor4D,
+  layer: ConvLayerTensors,
+  path: GradientPath,
+): tf.Tensor4D {
+  return tf.tidy(() => {
+    const masked = tf.mul(dy, tf.cast(positive, 'float32')) as tf.Tensor4D;
+    if (path === 'custom') return tf.conv2d(masked, layer.backwardKernel, 1, 'same');
+    const [, height, width] = dy.shape;
+    const inChannels = layer.kernel.shape[2];
+    return tf.conv2dTranspose(masked, layer.kernel, [1, height, width, inChannels], 1, 'same');
   });
-  return op(x) as tf.Tensor4D;
 }
 
 /** 2×2 pooling with stride 2 ('valid': an odd last row or column is dropped, as in Keras' VGG-19). */
-export function pool2x2(x: tf.Tensor4D, kind: 'avg' | 'max', path: GradientPath): tf.Tensor4D {
-  if (kind === 'max') return tf.maxPool(x, 2, 2, 'valid');
-  if (path === 'stock') return tf.avgPool(x, 2, 2, 'valid');
-  const op = tf.customGrad((input) => {
-    const value = tf.avgPool(input as tf.Tensor4D, 2, 2, 'valid');
-    const [, height, width] = (input as tf.Tensor4D).shape;
-    return {
-      value,
-      gradFunc: (dy) =>
-        tf.tidy(() => {
-          // Each input pixel of a window receives a quarter of the window's gradient: a 2× nearest upsampling
-          // (ResizeNearestNeighbor: a native kernel on every backend; Tile was slow on wasm). Nothing is saved.
-          const [, h, w] = dy.shape as [number, number, number, number];
-          const upsampled = tf.mul(tf.image.resizeNearestNeighbor(dy as tf.Tensor4D, [2 * h, 2 * w]), 0.25);
-          const padBottom = height - 2 * h;
-          const padRight = width - 2 * w;
-          return padBottom === 0 && padRight === 0
-            ? upsampled
-            : tf.pad(upsampled, [
-                [0, 0],
-                [0, padBottom],
-                [0, padRight],
-                [0, 0],
-              ]);
-        }),
-    };
+export function pool2x2(x: tf.Tensor4D, kind: 'avg' | 'max'): tf.Tensor4D {
+  return kind === 'max' ? tf.maxPool(x, 2, 2, 'valid') : tf.avgPool(x, 2, 2, 'valid');
+}
+
+/** The gradient of 2×2 average pooling with respect to its input of shape `inputShape`. */
+export function avgPoolBackward(
+  dy: tf.Tensor4D,
+  inputShape: readonly [number, number, number, number],
+  path: GradientPath,
+): tf.Tensor4D {
+  return tf.tidy(() => {
+    if (path === 'stock') {
+      const input = tf.zeros(inputShape as [number, number, number, number]);
+      return tf.engine().runKernel('AvgPoolGrad', { dy, input }, { filterSize: 2, strides: 2, pad: 'valid' }) as tf.Tensor4D;
+    }
+    // Each input pixel of a window receives a quarter of the window's gradient: a 2× nearest upsampling
+    // (ResizeNearestNeighbor: a native kernel on every backend; Tile was slow on wasm).
+    const [, h, w] = dy.shape;
+    const upsampled = tf.mul(tf.image.resizeNearestNeighbor(dy, [2 * h, 2 * w]), 0.25) as tf.Tensor4D;
+    const padBottom = inputShape[1] - 2 * h;
+    const padRight = inputShape[2] - 2 * w;
+    if (padBottom === 0 && padRight === 0) return upsampled;
+    return tf.pad(upsampled, [
+      [0, 0],
+      [0, padBottom],
+      [0, padRight],
+      [0, 0],
+    ]);
   });
-  return op(x) as tf.Tensor4D;
+}
+
+/** The gradient of 2×2 max pooling, from its input and output (TensorFlow.js's kernel on every backend). */
+export function maxPoolBackward(dy: tf.Tensor4D, input: tf.Tensor4D, output: tf.Tensor4D): tf.Tensor4D {
+  return tf.engine().runKernel(
+    'MaxPoolGrad',
+    { dy, input, output },
+    { filterSize: 2, strides: 2, pad: 'valid' },
+  ) as tf.Tensor4D;
 }
 
 /**
  * Gram matrix of one layer's features, normalised by the number of positions so that it is a mean of outer products
  * and does not grow with the image: G = Fᵀ·F / (H·W), with F the features flattened to [H·W, C].
  * (The paper writes F as C×HW and G = F·Fᵀ; NHWC storage makes ours its transpose, the same matrix.)
+ * `custom` transposes F explicitly: wasm's BatchMatMul with a transposed operand is ~10× slower.
  */
 export function gramMatrix(features: tf.Tensor4D, path: GradientPath): tf.Tensor2D {
-  const [, height, width, channels] = features.shape;
-  const positions = height * width;
-  const flat = tf.reshape(features, [positions, channels]) as tf.Tensor2D;
-  if (path === 'stock') {
-    return tf.div(tf.matMul(flat, flat, true, false), positions);
-  }
-  const op = tf.customGrad((input, save) => {
-    const m = input as tf.Tensor2D;
-    (save as tf.GradSaveFunc)([m]);
-    return {
-      value: tf.div(tf.matMul(tf.transpose(m), m), positions) as tf.Tensor2D,
-      // d(FᵀF)/dF applied to dG is F·(dG + dGᵀ).
-      gradFunc: (dy, saved) =>
-        tf.tidy(() => tf.div(tf.matMul(saved[0] as tf.Tensor2D, tf.add(dy, tf.transpose(dy))), positions)),
-    };
+  return tf.tidy(() => {
+    const [, height, width, channels] = features.shape;
+    const positions = height * width;
+    const flat = tf.reshape(features, [positions, channels]) as tf.Tensor2D;
+    const product = path === 'custom' ? tf.matMul(tf.transpose(flat), flat) : tf.matMul(flat, flat, true, false);
+    return tf.div(product, positions);
   });
-  return op(flat) as tf.Tensor2D;
 }
 
-/** The gradient path of each building block. Backends differ in which of their kernels are slow. */
+/** The gradient with respect to the features of a Gram matrix whose gradient is `dGram`: F·(dG + dGᵀ) / (H·W). */
+export function gramBackward(features: tf.Tensor4D, dGram: tf.Tensor2D): tf.Tensor4D {
+  return tf.tidy(() => {
+    const [, height, width, channels] = features.shape;
+    const positions = height * width;
+    const flat = tf.reshape(features, [positions, channels]) as tf.Tensor2D;
+    const symmetric = tf.add(dGram, tf.transpose(dGram)) as tf.Tensor2D;
+    return tf.reshape(tf.div(tf.matMul(flat, symmetric), positions), features.shape) as tf.Tensor4D;
+  });
+}
+
+/** The path of each building block. Backends differ in which of their kernels are slow. */
 export interface GradientPlan {
   readonly conv: GradientPath;
   readonly avgPool: GradientPath;
@@ -126,13 +136,10 @@ export const ALL_CUSTOM: GradientPlan = { conv: 'custom', avgPool: 'custom', gra
 export const ALL_STOCK: GradientPlan = { conv: 'stock', avgPool: 'stock', gram: 'stock' };
 
 /**
- * The fastest plan on a backend, from per-block forward + backward timings (bench/, wasm, 2-core x86):
- * - wasm: the stock Conv2DBackpropInput is ~6× and the transposed BatchMatMul ~10× slower than the custom
- *   formulations; the stock AvgPoolGrad is ~3× slower than the custom nearest-neighbour spreading, which also saves
- *   nothing for the backward pass. (The first custom pooling gradient, built on Tile, had been 4× slower than stock
- *   and over a tenth of a step.)
+ * The fastest plan on a backend, from per-block timings (bench/, wasm, 2-core x86):
+ * - wasm: the custom convolution backward (~6×), Gram product (~10×) and pooling backward (~3×) are faster.
  * - cpu (plain JavaScript): custom and stock are within noise of each other; custom stays.
- * - native TensorFlow, WebGL, WebGPU: their own gradient kernels.
+ * - native TensorFlow, WebGL, WebGPU: their own kernels.
  */
 export function preferredGradientPath(backendName: string): GradientPlan {
   switch (backendName) {

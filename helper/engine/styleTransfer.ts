@@ -1,14 +1,8 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { CONTENT_LAYER, STYLE_LAYERS, type StylizeOptions } from '../../shared/stylizeOptions.js';
 import { gramMatrix } from './fastGradients.js';
-import {
-  disposeLossTarget,
-  makeLossTarget,
-  relativeSquaredError,
-  totalVariationLoss,
-  weightedStyleLoss,
-  type LossTarget,
-} from './losses.js';
+import { evaluateGatysObjective } from './gatysObjective.js';
+import { disposeLossTarget, makeLossTarget, type LossTarget } from './losses.js';
 import { Adam } from './optimizers/adam.js';
 import { resizeImage, scaleSchedule, type ImageSize } from './multiScale.js';
 import { Lbfgs } from './optimizers/lbfgs.js';
@@ -110,11 +104,27 @@ export class StyleTransfer {
   constructor(private readonly network: Vgg19Features) {}
 
   private gramTargetsOf(pixels: tf.Tensor4D, pooling: Pooling): StyleGramTargets {
-    const grams = tf.tidy(() => {
-      const features = this.network.extract(toNetworkInput(pixels), STYLE_LAYERS, pooling);
-      return STYLE_LAYERS.map((layer) => gramMatrix(features.get(layer)!, this.network.gradients.gram));
-    });
-    return new Map(STYLE_LAYERS.map((layer, i) => [layer, makeLossTarget(grams[i]!)]));
+    const input = toNetworkInput(pixels);
+    const pass = this.network.forward(input, STYLE_LAYERS, pooling, false);
+    try {
+      const grams = STYLE_LAYERS.map((layer) => gramMatrix(pass.features.get(layer)!, this.network.gradients.gram));
+      return new Map(STYLE_LAYERS.map((layer, i) => [layer, makeLossTarget(grams[i]!)]));
+    } finally {
+      pass.dispose();
+      input.dispose();
+    }
+  }
+
+  /** The content's conv4_2 features at one scale. */
+  private contentTargetOf(job: Job, scale: ImageSize): LossTarget<tf.Tensor4D> {
+    const input = tf.tidy(() => toNetworkInput(resizeImage(job.contentPixels, scale)));
+    const pass = this.network.forward(input, [CONTENT_LAYER], job.options.pooling, false);
+    try {
+      return makeLossTarget(tf.clone(pass.features.get(CONTENT_LAYER)!));
+    } finally {
+      pass.dispose();
+      input.dispose();
+    }
   }
 
   async run(request: StylizeRequest): Promise<StylizeResult> {
@@ -122,9 +132,8 @@ export class StyleTransfer {
     const startedAt = performance.now();
     signal?.throwIfAborted();
     assertLargeEnough(content, 'content image');
-    assertFitsBackendMemory(content);
-
     assertLargeEnough(request.style, 'style image');
+    assertFitsBackendMemory(content, request.style);
     const schedule = scaleSchedule(content, options.iterations, options.multiScale);
     const contentPixels = imageToTensor(content);
     const stylePixels = imageToTensor(request.style);
@@ -202,33 +211,18 @@ export class StyleTransfer {
   ): Promise<{ image: tf.Tensor4D; latest: Losses }> {
     const { options, request } = job;
     const { onProgress, signal } = request;
-    const gramPath = this.network.gradients.gram;
     // Made inside the try below, so that whatever exists is disposed when something throws.
     let styleTargets: { value: StyleGramTargets; owned: boolean } | undefined;
-    let contentTarget: LossTarget<tf.Tensor> | undefined;
+    let contentTarget: LossTarget<tf.Tensor4D> | undefined;
     let latest: Losses = { contentLoss: Number.NaN, styleLoss: Number.NaN, styleLayerLosses: [] };
+    const weights = { styleRatio: job.styleRatio, styleLayerWeights: options.styleLayerWeights, tvWeight: options.tvWeight };
 
     const objective = async (x: tf.Tensor): Promise<Evaluation> => {
-      const terms: tf.Scalar[] = [];
-      const { value, grads } = tf.valueAndGrads((image: tf.Tensor) => {
-        const input = image as tf.Tensor4D;
-        const features = this.network.extract(input, [...STYLE_LAYERS, CONTENT_LAYER], options.pooling);
-        const contentLoss = relativeSquaredError(features.get(CONTENT_LAYER)!, contentTarget!);
-        const layerLosses = STYLE_LAYERS.map((layer) =>
-          relativeSquaredError(gramMatrix(features.get(layer)!, gramPath), styleTargets!.value.get(layer)!),
-        );
-        const styleLoss = weightedStyleLoss(layerLosses, options.styleLayerWeights);
-        terms.push(...[contentLoss, styleLoss, ...layerLosses].map((term) => tf.keep(term)));
-        let total = tf.add(contentLoss, tf.mul(styleLoss, job.styleRatio));
-        if (options.tvWeight > 0) total = tf.add(total, tf.mul(totalVariationLoss(input), options.tvWeight));
-        return total as tf.Scalar;
-      })([x]);
-      // One read for all the numbers: every read of a value waits for (and on some backends copies) the results.
-      const lossValues = tf.stack([value, ...terms]);
-      const [loss, contentLoss, styleLoss, ...styleLayerLosses] = await lossValues.data();
-      tf.dispose([value, lossValues, ...terms]);
-      latest = { contentLoss: contentLoss!, styleLoss: styleLoss!, styleLayerLosses };
-      return { loss: loss!, gradient: grads[0]! };
+      const targets = { content: contentTarget!, styleGrams: styleTargets!.value };
+      const evaluation = await evaluateGatysObjective(this.network, x as tf.Tensor4D, targets, weights, options.pooling);
+      const { loss, gradient, contentLoss, styleLoss, styleLayerLosses } = evaluation;
+      latest = { contentLoss, styleLoss, styleLayerLosses };
+      return { loss, gradient };
     };
 
     const optimizer: Optimizer =
@@ -244,12 +238,7 @@ export class StyleTransfer {
 
     try {
       styleTargets = this.styleTargetsAt(job, scale);
-      contentTarget = makeLossTarget(
-        tf.tidy(() => {
-          const contentInput = toNetworkInput(resizeImage(job.contentPixels, scale));
-          return this.network.extract(contentInput, [CONTENT_LAYER], options.pooling).get(CONTENT_LAYER)!;
-        }),
-      );
+      contentTarget = this.contentTargetOf(job, scale);
       for (let step = 1; step <= iterations; step++) {
         const iteration = iterationsBefore + step;
         await optimizer.step();
@@ -301,24 +290,38 @@ function scaledSide(side: number, factor: number): number {
 }
 
 /**
- * Tensor memory of one step per output pixel, measured with bench/ at 512 × 512 (1.2 GB; it grows linearly), and the
- * most of it that WebAssembly's 4 GiB heap holds next to the weights and the allocator's slack (a guess with a
- * margin: 1.2 GB ran, a 1024 × 768 job at about 3.4 GB aborted). Past that the wasm backend fails with a
- * WebAssembly trap that leaves its heap unusable for every later job, so such a job is refused before it starts.
+ * WebAssembly's heap ends at 4 GiB, and running out inside a kernel does not fail cleanly: XNNPACK's allocation
+ * fails, and the backend goes on with a null operator (a trap in the single-threaded build, a thread that never
+ * finishes in the threaded one). So the wasm backend takes only jobs that fit, checked before they start, from
+ * tensor memory measured with bench/ (it grows linearly with the pixels), plus a margin:
+ * - a job's step: 2,040 bytes per output pixel at 512 × 512 (534 MB), 1,740 at 1024 × 1024 (1.8 GB), plus the
+ *   L-BFGS history (2 × 10 images of 12 bytes a pixel);
+ * - the style image's forward pass, for its Gram targets: 1,000 bytes per pixel of the scaled style image.
+ * The budget leaves room for the weights (80 MB), the allocator's slack and the fragmentation of a long job.
  */
-const STEP_BYTES_PER_PIXEL = 4_600;
-const WASM_TENSOR_BUDGET_BYTES = 2.8 * 2 ** 30;
+const STEP_BYTES_PER_PIXEL = 2_600;
+const STYLE_FORWARD_BYTES_PER_PIXEL = 1_300;
+const WASM_TENSOR_BUDGET_BYTES = 3 * 2 ** 30;
 
-function assertFitsBackendMemory(content: RgbImage): void {
+function assertFitsBackendMemory(content: RgbImage, style: RgbImage): void {
   if (tf.getBackend() !== 'wasm') return;
-  const pixels = content.width * content.height;
-  if (pixels * STEP_BYTES_PER_PIXEL > WASM_TENSOR_BUDGET_BYTES) {
+  const gib = (bytes: number): string => (bytes / 2 ** 30).toFixed(1);
+  const stepBytes = content.width * content.height * STEP_BYTES_PER_PIXEL;
+  if (stepBytes > WASM_TENSOR_BUDGET_BYTES) {
     const maxPixels = Math.floor(WASM_TENSOR_BUDGET_BYTES / STEP_BYTES_PER_PIXEL);
     throw new Error(
-      `${content.width}×${content.height} needs about ${((pixels * STEP_BYTES_PER_PIXEL) / 2 ** 30).toFixed(1)} GiB ` +
-        `per step, more than the wasm backend's 4 GiB heap holds (at most about ${maxPixels.toLocaleString('en')} ` +
-        `pixels, e.g. ${Math.floor(Math.sqrt((maxPixels * 4) / 3))}×${Math.floor(Math.sqrt((maxPixels * 3) / 4))}): ` +
+      `${content.width}×${content.height} needs about ${gib(stepBytes)} GiB per step, more than the wasm backend's ` +
+        `4 GiB heap holds (at most about ${maxPixels.toLocaleString('en')} pixels, e.g. ` +
+        `${Math.floor(Math.sqrt((maxPixels * 4) / 3))}×${Math.floor(Math.sqrt((maxPixels * 3) / 4))}): ` +
         'use a smaller size or a native TensorFlow backend',
+    );
+  }
+  const styleBytes = style.width * style.height * STYLE_FORWARD_BYTES_PER_PIXEL;
+  if (styleBytes > WASM_TENSOR_BUDGET_BYTES) {
+    throw new Error(
+      `the style image, scaled like the content to ${style.width}×${style.height}, needs about ${gib(styleBytes)} GiB, ` +
+        "more than the wasm backend's 4 GiB heap holds: use a smaller size, or a style image closer to the " +
+        "content's proportions",
     );
   }
 }

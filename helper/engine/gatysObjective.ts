@@ -1,0 +1,110 @@
+import * as tf from '@tensorflow/tfjs-core';
+import { CONTENT_LAYER, STYLE_LAYERS } from '../../shared/stylizeOptions.js';
+import { gramBackward, gramMatrix } from './fastGradients.js';
+import { relativeSquaredError, totalVariationLoss, weightedStyleLoss, type LossTarget } from './losses.js';
+import type { Pooling, Vgg19Features } from './vgg19.js';
+
+/** What one scale of a job is measured against. */
+export interface ObjectiveTargets {
+  /** The content image's conv4_2 features. */
+  readonly content: LossTarget<tf.Tensor4D>;
+  /** The style image's Gram matrix on each style layer. */
+  readonly styleGrams: ReadonlyMap<string, LossTarget<tf.Tensor2D>>;
+}
+
+export interface ObjectiveWeights {
+  /** β/α, with α = 1. */
+  readonly styleRatio: number;
+  /** w_i of conv1_1 … conv5_1. */
+  readonly styleLayerWeights: readonly number[];
+  readonly tvWeight: number;
+}
+
+export interface ObjectiveEvaluation {
+  /** L_content + β·L_style (+ tv·L_tv). */
+  readonly loss: number;
+  readonly contentLoss: number;
+  /** Σ wᵢ·Eᵢ / Σ wᵢ. */
+  readonly styleLoss: number;
+  /** Eᵢ, the relative squared Gram error of each style layer. */
+  readonly styleLayerLosses: readonly number[];
+  /** With respect to the image; owned by the caller. */
+  readonly gradient: tf.Tensor4D;
+}
+
+/**
+ * Gatys' objective at an image (in the network's input space) and its gradient, with the backward pass written out:
+ * each loss term is a relative squared error ‖a − t‖² / ‖t‖² (see losses.ts), whose gradient with respect to a is
+ * 2(a − t) / ‖t‖²; a Gram term's gradient then goes through the Gram product to its layer's features, and the
+ * network carries the features' gradients back to the image (Vgg19Features.forward). The total-variation term, a
+ * function of the pixels alone, is differentiated by TensorFlow.js.
+ */
+export async function evaluateGatysObjective(
+  network: Vgg19Features,
+  image: tf.Tensor4D,
+  targets: ObjectiveTargets,
+  weights: ObjectiveWeights,
+  pooling: Pooling,
+): Promise<ObjectiveEvaluation> {
+  const pass = network.forward(image, [...STYLE_LAYERS, CONTENT_LAYER], pooling, true);
+  const weightSum = weights.styleLayerWeights.reduce((sum, w) => sum + w, 0);
+  // The residuals a − t (small: Gram matrices and conv4_2) and the loss terms, kept for the backward pass.
+  const residuals = new Map<string, { residual: tf.Tensor; energy: tf.Scalar; weight: number }>();
+  const scalars: tf.Tensor[] = [];
+  let gradient: tf.Tensor4D | undefined;
+  try {
+    const terms = tf.tidy(() => {
+      const contentFeatures = pass.features.get(CONTENT_LAYER)!;
+      const contentResidual = tf.keep(tf.sub(contentFeatures, targets.content.value));
+      residuals.set(CONTENT_LAYER, { residual: contentResidual, energy: targets.content.energy, weight: 1 });
+      const contentLoss = relativeSquaredError(contentFeatures, targets.content);
+      const layerLosses = STYLE_LAYERS.map((layer, i) => {
+        const target = targets.styleGrams.get(layer)!;
+        const gram = gramMatrix(pass.features.get(layer)!, network.gradients.gram);
+        const weight = (weights.styleRatio * weights.styleLayerWeights[i]!) / weightSum;
+        residuals.set(layer, { residual: tf.keep(tf.sub(gram, target.value)), energy: target.energy, weight });
+        return relativeSquaredError(gram, target);
+      });
+      const styleLoss = weightedStyleLoss(layerLosses, weights.styleLayerWeights);
+      return { contentLoss, styleLoss, layerLosses };
+    });
+    scalars.push(terms.contentLoss, terms.styleLoss, ...terms.layerLosses);
+
+    const networkGradient = pass.backward((layer, feature) => {
+      const term = residuals.get(layer);
+      if (!term) return null;
+      return tf.tidy(() => {
+        const outer = tf.div(tf.mul(term.residual, 2 * term.weight), term.energy);
+        return layer === CONTENT_LAYER ? (outer as tf.Tensor4D) : gramBackward(feature, outer as tf.Tensor2D);
+      });
+    });
+
+    gradient = networkGradient;
+    let tvLoss: tf.Scalar | undefined;
+    if (weights.tvWeight > 0) {
+      const tv = tf.valueAndGrad((pixels: tf.Tensor) =>
+        tf.mul(totalVariationLoss(pixels as tf.Tensor4D), weights.tvWeight),
+      )(image);
+      tvLoss = tv.value as tf.Scalar;
+      scalars.push(tvLoss);
+      gradient = tf.add(networkGradient, tv.grad) as tf.Tensor4D;
+      tf.dispose([networkGradient, tv.grad]);
+    }
+    const total = tf.tidy(() => {
+      const weighted = tf.add(terms.contentLoss, tf.mul(terms.styleLoss, weights.styleRatio));
+      return tvLoss ? tf.add(weighted, tvLoss) : weighted;
+    });
+    scalars.push(total);
+    // One read for all the numbers: every read waits for (and on some backends copies) the results.
+    const packed = tf.stack([total, terms.contentLoss, terms.styleLoss, ...terms.layerLosses]);
+    const [loss, contentLoss, styleLoss, ...styleLayerLosses] = await packed.data();
+    packed.dispose();
+    const result = { loss: loss!, contentLoss: contentLoss!, styleLoss: styleLoss!, styleLayerLosses, gradient };
+    gradient = undefined;
+    return result;
+  } finally {
+    gradient?.dispose();
+    pass.dispose();
+    tf.dispose([...scalars, ...[...residuals.values()].map(({ residual }) => residual)]);
+  }
+}
