@@ -71,10 +71,15 @@ const LOADERS: Record<BackendName, Loader> = {
   },
   wasm: {
     async load() {
-      const wasm = await import('@tensorflow/tfjs-backend-wasm');
+      await import('@tensorflow/tfjs-backend-wasm');
+      const { useThreadedWasm, wasmThreadingOutcome } = await import('./wasmThreads.js');
+      useThreadedWasm();
       await activate('wasm');
       const simd = await tf.env().getAsync('WASM_HAS_SIMD_SUPPORT');
-      return `CPU (WebAssembly${simd ? ' SIMD' : ''}, ${wasm.getThreadsCount()} thread${wasm.getThreadsCount() === 1 ? '' : 's'})`;
+      const { threads, fallbackReason } = wasmThreadingOutcome()!;
+      const threading = `${threads} thread${threads === 1 ? '' : 's'}`;
+      const note = fallbackReason ? `; threads unavailable: ${fallbackReason}` : '';
+      return `CPU (WebAssembly${simd ? ' SIMD' : ''}, ${threading}${note})`;
     },
   },
   cpu: {
