@@ -48,7 +48,8 @@ export async function evaluateGatysObjective(
 ): Promise<ObjectiveEvaluation> {
   const pass = network.forward(image, [...STYLE_LAYERS, CONTENT_LAYER], pooling, true);
   const weightSum = weights.styleLayerWeights.reduce((sum, w) => sum + w, 0);
-  // The residuals a − t (small: Gram matrices and conv4_2) and the loss terms, kept for the backward pass.
+  // Per loss term, for the backward pass: the residual a − t (small: Gram matrices and conv4_2), ‖t‖², and the term's
+  // coefficient in the total (α = 1 for the content, β·wᵢ/Σw for a style layer).
   const residuals = new Map<string, { residual: tf.Tensor; energy: tf.Scalar; weight: number }>();
   const scalars: tf.Tensor[] = [];
   let gradient: tf.Tensor4D | undefined;
