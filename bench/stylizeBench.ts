@@ -1,8 +1,8 @@
 /**
  * npm run bench [-- --json] [--sizes 128,256,512] [--backend NAME] [--steps N] [--torch] [--job-shaped]
  *                 [--weights FILE]
- * npm run bench -- --quality [--json] [--backend NAME] [--quality-size 512] [--reference-iterations 30]
- *                            [--multi-iterations 60] [--gram-target D]
+ * npm run bench -- --quality [--json] [--backend NAME] [--quality-size 512] [--reference-iterations 100]
+ *                            [--multi-iterations 200] [--gram-target D]
  *
  * Speed: per size, in a fresh process each (peak memory is per process), the median seconds per optimization step,
  * GFLOP/s, peak memory and the time to a job's first preview; --torch times ../shared/bench/torch_step.py (the
@@ -40,7 +40,7 @@ const { values: args } = parseArgs({
     weights: { type: 'string' },
     quality: { type: 'boolean', default: false },
     'quality-size': { type: 'string', default: '512' },
-    'reference-iterations': { type: 'string', default: '30' },
+    'reference-iterations': { type: 'string', default: '100' },
     'multi-iterations': { type: 'string' },
     'gram-target': { type: 'string' },
     /** Internal: measure one size in this process and print its JSON line. */
