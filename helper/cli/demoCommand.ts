@@ -6,7 +6,7 @@ import { renderSampleFrames } from '../samples/frames.js';
 import { parseJobArgs } from './jobArgs.js';
 import { printJobReport, runStylizeJob } from './runJob.js';
 
-/** Small enough to finish in about three minutes on the wasm backend of a 2-core machine. */
+/** Small enough to finish in about 90 seconds on the wasm backend of a 2-core machine. */
 export const DEMO_SIZE = 192;
 export const DEMO_ITERATIONS = 60;
 export const DEMO_OUTPUT = 'gramstyle-demo.png';

@@ -30,7 +30,6 @@ const WASM_BACKEND_PRIORITY = 2;
 interface EmscriptenModule {
   asm: { malloc(bytes: number): number };
   _malloc(bytes: number): number;
-  _free(address: number): void;
   PThread: { runningWorkers: Array<{ unref(): void }>; unusedWorkers: Array<{ unref(): void }> };
   cwrap(name: string, returnType: string | null, argTypes: string[]): (...args: number[]) => number;
   tfjs?: Record<string, (...args: number[]) => number>;
