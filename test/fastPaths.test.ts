@@ -42,12 +42,11 @@ describe("the engine's gradient equals TensorFlow.js autodiff, on every backend'
   afterAll(() => tf.dispose([image, styleImage, contentImage]));
 
   function targetsFor(network: Vgg19Features, pooling: Pooling) {
-    const styleGrams = new Map(
-      STYLE_LAYERS.map((layer) => {
-        const gram = tf.tidy(() => gramMatrix(network.extract(styleImage, [layer], pooling).get(layer)!, 'stock'));
-        return [layer, makeLossTarget(gram)] as const;
-      }),
-    );
+    const grams = tf.tidy(() => {
+      const styleFeatures = network.extract(styleImage, STYLE_LAYERS, pooling);
+      return STYLE_LAYERS.map((layer) => gramMatrix(styleFeatures.get(layer)!, 'stock'));
+    });
+    const styleGrams = new Map(STYLE_LAYERS.map((layer, i) => [layer, makeLossTarget(grams[i]!)] as const));
     const contentFeatures = tf.tidy(() => network.extract(contentImage, [CONTENT_LAYER], pooling).get(CONTENT_LAYER)!);
     return { content: makeLossTarget(contentFeatures), styleGrams };
   }
