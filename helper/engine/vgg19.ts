@@ -72,8 +72,8 @@ export class Vgg19Features {
   /**
    * The features of the named layers for an image in the network's input space (see toNetworkInput), as plain
    * TensorFlow.js ops: differentiable by its autodiff, and every intermediate activation stays alive until the
-   * caller's tidy() ends. The engine itself uses forward(), which keeps far less; this is the reference it is
-   * tested against. Runs only as deep as the deepest requested layer.
+   * caller's tidy() ends. A job's steps and targets use forward(), which keeps far less; this is the reference it is
+   * tested against (and the yardstick of distances.ts). Runs only as deep as the deepest requested layer.
    */
   extract(input: tf.Tensor4D, layerNames: readonly string[], pooling: Pooling = 'avg'): Map<string, tf.Tensor4D> {
     const wanted = this.wantedLayers(layerNames);

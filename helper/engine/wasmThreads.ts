@@ -24,6 +24,7 @@ import * as tfWasm from '@tensorflow/tfjs-backend-wasm';
  */
 
 const THREADED_BUILD = 'tfjs-backend-wasm-threaded-simd';
+const require = createRequire(import.meta.url);
 /** Same as tfjs-backend-wasm's own registration. */
 const WASM_BACKEND_PRIORITY = 2;
 
@@ -111,7 +112,6 @@ function failAllocationsLoudly(wasmModule: EmscriptenModule): void {
 }
 
 async function startThreadedBackend(threads: number): Promise<tf.KernelBackend> {
-  const require = createRequire(import.meta.url);
   const wasmOut = join(dirname(require.resolve('@tensorflow/tfjs-backend-wasm/package.json')), 'wasm-out');
   const mainScript = join(wasmOut, `${THREADED_BUILD}.js`);
   const factory = require(mainScript) as EmscriptenFactory;
@@ -157,7 +157,6 @@ async function startThreadedBackend(threads: number): Promise<tf.KernelBackend> 
  * JS string literals; the package's own loader escapes them the same way before use.
  */
 function pthreadWorkerScript(wasmOut: string): string {
-  const require = createRequire(import.meta.url);
   const { wasmWorkerContents } = require(join(wasmOut, `${THREADED_BUILD}.worker.js`)) as {
     wasmWorkerContents: string;
   };
