@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { errorBodySchema, type Health } from '../shared/protocol.js';
+import { errorBodySchema, type Health, type JobStatus } from '../shared/protocol.js';
 import { startHelperServer, type RunningHelper } from '../helper/server/index.js';
 import { HelperClient, rawRequest, samplePng } from './support/helperClient.js';
 import { realWeightsPath, sharedImagePath } from './support/sharedAssets.js';
@@ -274,6 +274,36 @@ describe('jobs', () => {
     const [done] = (await client.pollUntil(next, (status) => status.status === 'done', 120_000)).slice(-1);
     expect(done!.result).toEqual({ width: 48, height: 36 });
     expect((await client.health()).status).toBe('ready');
+  });
+});
+
+describe('a stalled engine', () => {
+  it('fails the job that stalls, restarts the engine and runs the next job', async () => {
+    // A 1.5 s limit: a 384 px job's first iteration (target computation and two evaluations) takes longer on wasm,
+    // a 32 px job's whole run far less. Both are real engine runs; only the limit is shortened.
+    const impatient = await startHelperServer({
+      port: 0,
+      token: TOKEN,
+      backend: 'wasm',
+      weights: realWeightsPath(),
+      stallTimeoutMs: 1500,
+      log: () => {},
+    });
+    try {
+      await impatient.ready;
+      const impatientClient = new HelperClient(impatient.url, TOKEN);
+      const slow = await impatientClient.submitOk({ content, style, options: { size: 384, iterations: 5 } });
+      const small = await impatientClient.submitOk({ content, style, options: { size: 32, iterations: 2 } });
+      const finished = (status: JobStatus): boolean => status.status === 'done' || status.status === 'failed';
+      const [stalled] = (await impatientClient.pollUntil(slow, finished, 120_000)).slice(-1);
+      expect(stalled!.status).toBe('failed');
+      expect(stalled!.error!.message).toMatch(/the engine reported no progress for 1\.5 s .*; the engine restarted/);
+      const [done] = (await impatientClient.pollUntil(small, (status) => status.status === 'done', 120_000)).slice(-1);
+      expect(done!.result).toEqual({ width: 32, height: 24 });
+      expect((await impatientClient.health()).status).toBe('ready');
+    } finally {
+      await impatient.close();
+    }
   });
 });
 

@@ -34,9 +34,20 @@ function engineWorkerUrl(): URL {
   return compiled;
 }
 
+export interface EngineHostOptions {
+  /**
+   * A running job whose engine reports no iteration for this long is failed and the engine replaced. A kernel that
+   * runs out of WebAssembly memory in the threaded build spins forever instead of trapping; without this, every later
+   * job would wait behind it. Far above one step of the largest job (47 s at 1024 × 1024 on two cores).
+   */
+  readonly stallTimeoutMs: number;
+}
+
+const DEFAULT_HOST_OPTIONS: EngineHostOptions = { stallTimeoutMs: 10 * 60_000 };
+
 /**
  * The main thread's handle on the engine worker: its start-up state for health, and one job at a time.
- * If the worker dies (out of memory, a crash in native code), the job it ran fails and a fresh worker starts.
+ * If the worker dies (out of memory, a crash in native code) or stalls, the job it ran fails and a fresh worker starts.
  */
 export class EngineHost extends EventEmitter {
   private worker: Worker | undefined;
@@ -51,9 +62,15 @@ export class EngineHost extends EventEmitter {
   private readyWaiters: Array<{ resolve: () => void; reject: (error: Error) => void }> = [];
   private lastMemory: EngineMemory | null = null;
   private closed = false;
+  private stallTimer: NodeJS.Timeout | undefined;
+  private readonly options: EngineHostOptions;
 
-  constructor(private readonly config: EngineWorkerConfig) {
+  constructor(
+    private readonly config: EngineWorkerConfig,
+    options: Partial<EngineHostOptions> = {},
+  ) {
     super();
+    this.options = { ...DEFAULT_HOST_OPTIONS, ...options };
     this.spawn();
   }
 
@@ -85,10 +102,12 @@ export class EngineHost extends EventEmitter {
         jobId: job.jobId,
         handlers,
         finish: (outcome) => {
+          clearTimeout(this.stallTimer);
           this.current = undefined;
           resolve(outcome);
         },
       };
+      this.watchForStall();
       this.post({ type: 'run', ...job });
     });
   }
@@ -139,7 +158,10 @@ export class EngineHost extends EventEmitter {
         for (const waiter of this.readyWaiters.splice(0)) waiter.reject(new Error(message.message));
         break;
       case 'progress':
-        if (this.current?.jobId === message.jobId) this.current.handlers.onProgress(message);
+        if (this.current?.jobId === message.jobId) {
+          this.watchForStall();
+          this.current.handlers.onProgress(message);
+        }
         break;
       case 'done':
         if (this.current?.jobId === message.jobId) this.current.finish({ kind: 'done', image: message.image });
@@ -170,6 +192,16 @@ export class EngineHost extends EventEmitter {
     this.worker = undefined;
     this.state = { ...this.state, status: 'error', message: this.state.message ?? reason };
     for (const waiter of this.readyWaiters.splice(0)) waiter.reject(new Error(this.state.message!));
+  }
+
+  /** (Re)starts the countdown to declaring the running job's engine stuck. */
+  private watchForStall(): void {
+    clearTimeout(this.stallTimer);
+    const seconds = this.options.stallTimeoutMs / 1000;
+    this.stallTimer = setTimeout(
+      () => this.restart(`the engine reported no progress for ${seconds} s (an iteration hung); the engine restarted`),
+      this.options.stallTimeoutMs,
+    );
   }
 
   /** Fails the running job with `reason`, replaces the worker with a fresh one (which loads everything again). */

@@ -20,6 +20,8 @@ export interface HelperServerOptions {
   readonly keepFinishedMs?: number;
   readonly previewIntervalMs?: number;
   readonly previewMaxSide?: number;
+  /** A running job whose engine reports nothing for this long fails, and the engine restarts (default 10 min). */
+  readonly stallTimeoutMs?: number;
   readonly log?: (line: string) => void;
 }
 
@@ -35,13 +37,16 @@ export interface RunningHelper {
 /** Starts the helper: the HTTP API at once, the engine (backend and weights) in its worker meanwhile. */
 export async function startHelperServer(options: HelperServerOptions): Promise<RunningHelper> {
   const log = options.log ?? ((line: string) => console.log(`${new Date().toISOString()} ${line}`));
-  const engine = new EngineHost({
-    backend: options.backend ?? 'auto',
-    weightsFlag: options.weights,
-    styleCacheEntries: 8, // two or three scales per style image
-    previewIntervalMs: options.previewIntervalMs ?? 1000,
-    previewMaxSide: options.previewMaxSide ?? 256,
-  });
+  const engine = new EngineHost(
+    {
+      backend: options.backend ?? 'auto',
+      weightsFlag: options.weights,
+      styleCacheEntries: 8, // two or three scales per style image
+      previewIntervalMs: options.previewIntervalMs ?? 1000,
+      previewMaxSide: options.previewMaxSide ?? 256,
+    },
+    options.stallTimeoutMs === undefined ? {} : { stallTimeoutMs: options.stallTimeoutMs },
+  );
   const queue = new JobQueue(engine, {
     maxQueued: options.maxQueued ?? 8,
     keepFinishedMs: options.keepFinishedMs ?? 30 * 60_000,
