@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { CONTENT_LAYER, STYLE_LAYERS } from '../../shared/stylizeOptions.js';
 import { gramBackward, gramMatrix } from './fastGradients.js';
-import { relativeSquaredError, totalVariationLoss, weightedStyleLoss, type LossTarget } from './losses.js';
+import { relativeSquaredErrorOfResidual, totalVariationLoss, weightedStyleLoss, type LossTarget } from './losses.js';
 import type { Pooling, Vgg19Features } from './vgg19.js';
 
 /** What one scale of a job is measured against. */
@@ -58,13 +58,14 @@ export async function evaluateGatysObjective(
       const contentFeatures = pass.features.get(CONTENT_LAYER)!;
       const contentResidual = tf.keep(tf.sub(contentFeatures, targets.content.value));
       residuals.set(CONTENT_LAYER, { residual: contentResidual, energy: targets.content.energy, weight: 1 });
-      const contentLoss = relativeSquaredError(contentFeatures, targets.content);
+      const contentLoss = relativeSquaredErrorOfResidual(contentResidual, targets.content);
       const layerLosses = STYLE_LAYERS.map((layer, i) => {
         const target = targets.styleGrams.get(layer)!;
         const gram = gramMatrix(pass.features.get(layer)!, network.gradients.gram);
         const weight = (weights.styleRatio * weights.styleLayerWeights[i]!) / weightSum;
-        residuals.set(layer, { residual: tf.keep(tf.sub(gram, target.value)), energy: target.energy, weight });
-        return relativeSquaredError(gram, target);
+        const residual = tf.keep(tf.sub(gram, target.value));
+        residuals.set(layer, { residual, energy: target.energy, weight });
+        return relativeSquaredErrorOfResidual(residual, target);
       });
       const styleLoss = weightedStyleLoss(layerLosses, weights.styleLayerWeights);
       return { contentLoss, styleLoss, layerLosses };

@@ -22,7 +22,12 @@ export function disposeLossTarget(target: LossTarget<tf.Tensor>): void {
 
 /** ‖actual − target‖² / ‖target‖². */
 export function relativeSquaredError(actual: tf.Tensor, target: LossTarget<tf.Tensor>): tf.Scalar {
-  return tf.div(tf.sum(tf.squaredDifference(actual, target.value)), target.energy) as tf.Scalar;
+  return tf.tidy(() => relativeSquaredErrorOfResidual(tf.sub(actual, target.value), target));
+}
+
+/** The same, from the residual actual − target, for a caller that also needs the residual (the gradient does). */
+export function relativeSquaredErrorOfResidual(residual: tf.Tensor, target: LossTarget<tf.Tensor>): tf.Scalar {
+  return tf.div(tf.sum(tf.square(residual)), target.energy) as tf.Scalar;
 }
 
 /** Σ wᵢ·Eᵢ / Σ wᵢ over the style layers, each Eᵢ the relative squared error of a Gram matrix. */
