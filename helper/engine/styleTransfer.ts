@@ -115,15 +115,13 @@ export class StyleTransfer {
     }
   }
 
-  /** The content's conv4_2 features at one scale. */
-  private contentTargetOf(job: Job, scale: ImageSize): LossTarget<tf.Tensor4D> {
-    const input = tf.tidy(() => toNetworkInput(resizeImage(job.contentPixels, scale)));
-    const pass = this.network.forward(input, [CONTENT_LAYER], job.options.pooling, false);
+  /** The content's conv4_2 features at one scale, from the content there in the network's input space. */
+  private contentTargetOf(job: Job, contentInput: tf.Tensor4D): LossTarget<tf.Tensor4D> {
+    const pass = this.network.forward(contentInput, [CONTENT_LAYER], job.options.pooling, false);
     try {
       return makeLossTarget(tf.clone(pass.features.get(CONTENT_LAYER)!));
     } finally {
       pass.dispose();
-      input.dispose();
     }
   }
 
@@ -152,13 +150,19 @@ export class StyleTransfer {
     try {
       let done = 0;
       for (const [index, scale] of schedule.entries()) {
-        const start = image ? this.refinedStart(job, image, scale) : this.initialImage(job, scale);
-        image?.dispose();
-        image = undefined;
-        const progress: ScaleProgress = { index, count: schedule.length, width: scale.width, height: scale.height };
-        const outcome = await this.optimizeAtScale(job, progress, start, scale.iterations, done);
-        image = outcome.image;
-        latest = outcome.latest;
+        // The content at this scale, in the network's input space: the scale's start and its content target.
+        const contentInput = tf.tidy(() => toNetworkInput(resizeImage(contentPixels, scale)));
+        try {
+          const start = image ? this.refinedStart(job, image, contentInput) : this.initialImage(job, contentInput);
+          image?.dispose();
+          image = undefined;
+          const progress: ScaleProgress = { index, count: schedule.length, width: scale.width, height: scale.height };
+          const outcome = await this.optimizeAtScale(job, progress, start, contentInput, scale.iterations, done);
+          image = outcome.image;
+          latest = outcome.latest;
+        } finally {
+          contentInput.dispose();
+        }
         done += scale.iterations;
       }
       return {
@@ -176,9 +180,12 @@ export class StyleTransfer {
   }
 
   /** The first scale's start: the content or seeded noise, in the network's input space. Owned by the caller. */
-  private initialImage(job: Job, size: ImageSize): tf.Tensor4D {
-    if (job.options.init === 'noise') return noiseImage(size, job.options.seed);
-    return tf.tidy(() => toNetworkInput(resizeImage(job.contentPixels, size)));
+  private initialImage(job: Job, contentInput: tf.Tensor4D): tf.Tensor4D {
+    if (job.options.init === 'noise') {
+      const [, height, width] = contentInput.shape;
+      return noiseImage({ width, height }, job.options.seed);
+    }
+    return tf.clone(contentInput);
   }
 
   /**
@@ -187,25 +194,28 @@ export class StyleTransfer {
    * the content's conv4_2 features and the style's fine Gram matrices: measured at 256 px, the fine scale then
    * needed more of its expensive iterations to get back to the content.
    */
-  private refinedStart(job: Job, coarse: tf.Tensor4D, scale: ImageSize): tf.Tensor4D {
+  private refinedStart(job: Job, coarse: tf.Tensor4D, contentInput: tf.Tensor4D): tf.Tensor4D {
     return tf.tidy(() => {
+      const [, scaleHeight, scaleWidth] = contentInput.shape;
+      const scale = { width: scaleWidth, height: scaleHeight };
       const upsampled = resizeImage(coarse, scale);
       if (job.options.init !== 'content') return upsampled;
       const [, height, width] = coarse.shape;
-      const content = toNetworkInput(resizeImage(job.contentPixels, scale));
-      const contentDetail = tf.sub(content, resizeImage(resizeImage(content, { width, height }), scale));
+      const contentDetail = tf.sub(contentInput, resizeImage(resizeImage(contentInput, { width, height }), scale));
       return tf.add(upsampled, contentDetail) as tf.Tensor4D;
     });
   }
 
   /**
-   * Runs one scale's iterations from `start` (taken over and disposed). Resolves to the scale's result (owned by
-   * the caller) and its last losses; everything else it made is disposed, also when it throws.
+   * Runs one scale's iterations from `start` (taken over and disposed) against the targets of `contentInput` (the
+   * content at this scale, still the caller's) and of the style. Resolves to the scale's result (owned by the
+   * caller) and its last losses; everything else it made is disposed, also when it throws.
    */
   private async optimizeAtScale(
     job: Job,
     scale: ScaleProgress,
     start: tf.Tensor4D,
+    contentInput: tf.Tensor4D,
     iterations: number,
     iterationsBefore: number,
   ): Promise<{ image: tf.Tensor4D; latest: Losses }> {
@@ -238,7 +248,7 @@ export class StyleTransfer {
 
     try {
       styleTargets = this.styleTargetsAt(job, scale);
-      contentTarget = this.contentTargetOf(job, scale);
+      contentTarget = this.contentTargetOf(job, contentInput);
       for (let step = 1; step <= iterations; step++) {
         const iteration = iterationsBefore + step;
         await optimizer.step();
