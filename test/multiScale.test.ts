@@ -24,18 +24,18 @@ describe('the scale schedule', () => {
     expect(sides(scaleSchedule({ width: 384, height: 511 }, 200, 'auto'))).toEqual([[384, 511, 200]]);
   });
 
-  it('doubles from about 128 px up to the output size; a quarter of the iterations at the end, more on coarser scales', () => {
+  it('doubles from about 128 px up to the output size; half of the iterations at the end, more on coarser scales', () => {
     expect(sides(scaleSchedule({ width: 512, height: 384 }, 200, 'auto'))).toEqual([
-      [128, 96, 100],
-      [256, 192, 50],
-      [512, 384, 50],
+      [128, 96, 67],
+      [256, 192, 33],
+      [512, 384, 100],
     ]);
     const large = scaleSchedule({ width: 700, height: 1024 }, 201, 'auto');
     expect(sides(large)).toEqual([
-      [88, 128, 87],
-      [175, 256, 43],
-      [350, 512, 21],
-      [700, 1024, 50],
+      [88, 128, 58],
+      [175, 256, 28],
+      [350, 512, 14],
+      [700, 1024, 101],
     ]);
   });
 
