@@ -10,7 +10,8 @@
  * square crops (the FLOPs of size × size, as the PyTorch reference); --job-shaped runs them on the photo's own
  * aspect ratio instead (a 1024 px job is 1024 × 768), which is what a user's job needs in memory.
  * Quality: at 512 px, on two real image pairs, how long coarse-to-fine takes to reach the single-scale result's quality;
- * both jobs default to a default job's iterations (200), so the reference is what a user gets with multiScale off.
+ * unless told otherwise both jobs run a default job's 200 iterations, so the reference is what a user gets with
+ * multiScale off.
  */
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
