@@ -86,8 +86,6 @@ interface Job {
   readonly startedAt: number;
   readonly total: number;
   readonly styleRatio: number;
-  /** The content at the output size, RGB 0–255. */
-  readonly contentPixels: tf.Tensor4D;
   /** The style image, RGB 0–255. */
   readonly stylePixels: tf.Tensor4D;
   readonly outputLongSide: number;
@@ -141,7 +139,6 @@ export class StyleTransfer {
       startedAt,
       total: options.iterations,
       styleRatio: styleRatioForStrength(options.strength),
-      contentPixels,
       stylePixels,
       outputLongSide: Math.max(content.width, content.height),
     };
