@@ -11,7 +11,7 @@ import {
   type RgbImage,
   type StyleGramTargets,
 } from '../helper/engine/index.js';
-import { resizeImage } from '../helper/engine/multiScale.js';
+import { curvatureAtScale, resizeImage } from '../helper/engine/multiScale.js';
 import { readVggWeightsFile } from '../helper/weights/vggH5.js';
 import { loadSharedImage, realWeightsPath } from './support/sharedAssets.js';
 import { useTestBackend } from './support/tfBackend.js';
@@ -189,5 +189,28 @@ describe('resizing between scales', () => {
     const up = resizeImage(small, { width: 8, height: 8 });
     expect(up.shape).toEqual([1, 8, 8, 1]);
     tf.dispose([checker, small, odd, up]);
+  });
+
+  it("maps a coarse scale's L-BFGS steps to the finer size, keeping each pair's curvature sᵀy", () => {
+    const before = tf.memory().numTensors;
+    const coarse = tf.tidy(() => [
+      { s: tf.fill([1, 4, 6, 3], 2), y: tf.fill([1, 4, 6, 3], 3) },
+      { s: tf.randomUniform([1, 4, 6, 3], -1, 1, 'float32', 7), y: tf.fill([1, 4, 6, 3], -1) },
+    ]);
+    const fine = curvatureAtScale(coarse, { width: 12, height: 8 });
+    expect(fine.map(({ s, y }) => [s.shape, y.shape])).toEqual([
+      [[1, 8, 12, 3], [1, 8, 12, 3]],
+      [[1, 8, 12, 3], [1, 8, 12, 3]],
+    ]);
+    // A step is upsampled; a gradient difference is spread over the four pixels each coarse one became.
+    expect(new Set(fine[0]!.s.dataSync())).toEqual(new Set([2]));
+    expect(new Set(fine[0]!.y.dataSync())).toEqual(new Set([0.75]));
+    const curvature = ({ s, y }: { s: tf.Tensor; y: tf.Tensor }): number =>
+      tf.tidy(() => tf.sum(tf.mul(s, y)).dataSync()[0]!);
+    expect(curvature(fine[0]!)).toBeCloseTo(curvature(coarse[0]!), 3);
+    expect(curvature(fine[1]!)).toBeCloseTo(curvature(coarse[1]!), 3);
+    tf.dispose(coarse.flatMap(({ s, y }) => [s, y]));
+    tf.dispose(fine.flatMap(({ s, y }) => [s, y]));
+    expect(tf.memory().numTensors).toBe(before);
   });
 });

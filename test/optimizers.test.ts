@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { Adam } from '../helper/engine/optimizers/adam.js';
-import { Lbfgs } from '../helper/engine/optimizers/lbfgs.js';
+import { disposeCurvatureSteps, Lbfgs, type CurvatureStep } from '../helper/engine/optimizers/lbfgs.js';
 import type { Evaluation, Objective, Optimizer } from '../helper/engine/optimizers/objective.js';
 import { useTestBackend } from './support/tfBackend.js';
 
@@ -66,6 +66,57 @@ describe('L-BFGS', () => {
     expect(x[0]).toBeCloseTo(1, 2);
     expect(x[1]).toBeCloseTo(1, 2);
     expect(loss).toBeLessThan(1e-5);
+    expect(tf.memory().numTensors).toBe(before);
+  });
+
+  it('takes carried curvature pairs as its inverse-Hessian model: pairs spanning the space make a Newton step', async () => {
+    const before = tf.memory().numTensors;
+    const firstStepLoss = async (carried: CurvatureStep[]): Promise<{ loss: number; evaluations: number }> => {
+      const objective = objectiveOf(quadratic);
+      const x0 = tf.zeros([N]);
+      const optimizer = new Lbfgs(x0, objective, { historySize: N }, carried);
+      x0.dispose();
+      const loss = await optimizer.step();
+      optimizer.dispose();
+      return { loss, evaluations: objective.evaluations };
+    };
+    // Exact curvature along every axis: s = eᵢ, y = A·eᵢ.
+    const axisPairs = (): CurvatureStep[] =>
+      curvatures.map((a, i) =>
+        tf.tidy(() => {
+          const axis = tf.oneHot(i, N).toFloat();
+          return { s: axis, y: tf.mul(axis, a) };
+        }),
+      );
+    const initialLoss = tf.tidy(() => quadratic(tf.zeros([N])).dataSync()[0]!);
+
+    const seeded = await firstStepLoss(axisPairs());
+    expect(seeded.loss).toBeLessThan(1e-6 * initialLoss);
+    expect(seeded.evaluations).toBe(2);
+    // Without them, the first step is a short steepest-descent probe.
+    const fresh = await firstStepLoss([]);
+    expect(fresh.loss).toBeGreaterThan(0.5 * initialLoss);
+    expect(tf.memory().numTensors).toBe(before);
+  });
+
+  it('hands its curvature pairs over, oldest first, and forgets them', async () => {
+    const before = tf.memory().numTensors;
+    const x0 = tf.zeros([N]);
+    const optimizer = new Lbfgs(x0, objectiveOf(quadratic), { historySize: 4 });
+    x0.dispose();
+    const points: number[][] = [];
+    for (let i = 0; i < 6; i++) {
+      await optimizer.step();
+      points.push(Array.from(optimizer.x.dataSync()));
+    }
+    const steps = optimizer.releaseHistory();
+    optimizer.dispose();
+    expect(tf.memory().numTensors).toBe(before + 2 * 4);
+    // The newest pair is the last step taken: s = x₆ − x₅.
+    const lastStep = points[5]!.map((value, i) => value - points[4]![i]!);
+    Array.from(steps[3]!.s.dataSync()).forEach((value, i) => expect(value).toBeCloseTo(lastStep[i]!, 4));
+    for (const { s, y } of steps) expect(tf.tidy(() => tf.sum(tf.mul(s, y)).dataSync()[0]!)).toBeGreaterThan(0);
+    disposeCurvatureSteps(steps);
     expect(tf.memory().numTensors).toBe(before);
   });
 

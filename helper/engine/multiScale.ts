@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { MULTI_SCALE_AUTO_SIZE, type StylizeOptions } from '../../shared/stylizeOptions.js';
+import type { CurvatureStep } from './optimizers/lbfgs.js';
 import { MIN_IMAGE_SIDE } from './vggLayers.js';
 
 /**
@@ -94,4 +95,23 @@ export function resizeImage(image: tf.Tensor4D, size: ImageSize): tf.Tensor4D {
     if (averaged.shape[1] === size.height && averaged.shape[2] === size.width) return averaged;
     return tf.image.resizeBilinear(averaged, [size.height, size.width], false, true);
   });
+}
+
+/**
+ * A coarser scale's L-BFGS steps as steps at `size` (new tensors; the caller keeps the old). The coarse objective is
+ * close to the fine one of the downsampled image, f(x) ≈ f_c(Dx), so a step s maps to its upsampled image and a
+ * gradient difference y to Dᵀy: upsampled and divided by the pixel ratio. The last scale then starts with the
+ * curvature of the large structures the coarse scales learned, instead of probing with a short steepest-descent step.
+ */
+export function curvatureAtScale(steps: readonly CurvatureStep[], size: ImageSize): CurvatureStep[] {
+  return steps.map(({ s, y }) =>
+    tf.tidy(() => {
+      const [, height, width] = s.shape;
+      const pixelRatio = (size.width * size.height) / (width! * height!);
+      return {
+        s: resizeImage(s as tf.Tensor4D, size),
+        y: tf.div(resizeImage(y as tf.Tensor4D, size), pixelRatio),
+      };
+    }),
+  );
 }

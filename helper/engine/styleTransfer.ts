@@ -4,8 +4,8 @@ import { gramMatrix } from './fastGradients.js';
 import { evaluateGatysObjective } from './gatysObjective.js';
 import { disposeLossTarget, makeLossTarget, type LossTarget } from './losses.js';
 import { Adam } from './optimizers/adam.js';
-import { resizeImage, scaleSchedule, type ImageSize } from './multiScale.js';
-import { Lbfgs } from './optimizers/lbfgs.js';
+import { curvatureAtScale, resizeImage, scaleSchedule, type ImageSize } from './multiScale.js';
+import { disposeCurvatureSteps, Lbfgs, type CurvatureStep } from './optimizers/lbfgs.js';
 import type { Evaluation, Optimizer } from './optimizers/objective.js';
 import { styleRatioForStrength } from './strength.js';
 import { fromNetworkInput, toNetworkInput, type Pooling, type Vgg19Features } from './vgg19.js';
@@ -143,6 +143,8 @@ export class StyleTransfer {
       outputLongSide: Math.max(content.width, content.height),
     };
     let image: tf.Tensor4D | undefined;
+    // The previous scale's L-BFGS steps, at that scale's size.
+    let coarseSteps: CurvatureStep[] = [];
     let latest: Losses = { contentLoss: Number.NaN, styleLoss: Number.NaN, styleLayerLosses: [] };
     try {
       let done = 0;
@@ -153,9 +155,20 @@ export class StyleTransfer {
           const start = image ? this.refinedStart(job, image, contentInput) : this.initialImage(job, contentInput);
           image?.dispose();
           image = undefined;
+          const carriedSteps = curvatureAtScale(coarseSteps, scale);
+          disposeCurvatureSteps(coarseSteps.splice(0));
           const progress: ScaleProgress = { index, count: schedule.length, width: scale.width, height: scale.height };
-          const outcome = await this.optimizeAtScale(job, progress, start, contentInput, scale.iterations, done);
+          const outcome = await this.optimizeAtScale(
+            job,
+            progress,
+            start,
+            carriedSteps,
+            contentInput,
+            scale.iterations,
+            done,
+          );
           image = outcome.image;
+          coarseSteps = outcome.steps;
           latest = outcome.latest;
         } finally {
           contentInput.dispose();
@@ -171,6 +184,7 @@ export class StyleTransfer {
       };
     } finally {
       image?.dispose();
+      disposeCurvatureSteps(coarseSteps);
       contentPixels.dispose();
       stylePixels.dispose();
     }
@@ -204,18 +218,20 @@ export class StyleTransfer {
   }
 
   /**
-   * Runs one scale's iterations from `start` (taken over and disposed) against the targets of `contentInput` (the
-   * content at this scale, still the caller's) and of the style. Resolves to the scale's result (owned by the
-   * caller) and its last losses; everything else it made is disposed, also when it throws.
+   * Runs one scale's iterations from `start` against the targets of `contentInput` (the content at this scale, still
+   * the caller's) and of the style. `start` and `carriedSteps` (the coarser scale's L-BFGS steps, mapped to this
+   * scale) are taken over. Resolves to the scale's result, its own L-BFGS steps (both owned by the caller) and its
+   * last losses; everything else it made is disposed, also when it throws.
    */
   private async optimizeAtScale(
     job: Job,
     scale: ScaleProgress,
     start: tf.Tensor4D,
+    carriedSteps: CurvatureStep[],
     contentInput: tf.Tensor4D,
     iterations: number,
     iterationsBefore: number,
-  ): Promise<{ image: tf.Tensor4D; latest: Losses }> {
+  ): Promise<{ image: tf.Tensor4D; steps: CurvatureStep[]; latest: Losses }> {
     const { options, request } = job;
     const { onProgress, signal } = request;
     // Made inside the try below, so that whatever exists is disposed when something throws.
@@ -234,13 +250,19 @@ export class StyleTransfer {
 
     const optimizer: Optimizer =
       options.optimizer === 'lbfgs'
-        ? new Lbfgs(start, objective, {
-            historySize: options.lbfgsHistory,
-            // The losses are relative, so gradients shrink as pixels are added; real jobs (even at strength 1) stay
-            // several orders of magnitude above this, while an already optimal start (strength 0) sits below it.
-            gradientTolerance: 1e-5 / start.size,
-          })
+        ? new Lbfgs(
+            start,
+            objective,
+            {
+              historySize: options.lbfgsHistory,
+              // The losses are relative, so gradients shrink as pixels are added; real jobs (even at strength 1) stay
+              // several orders of magnitude above this, while an already optimal start (strength 0) sits below it.
+              gradientTolerance: 1e-5 / start.size,
+            },
+            carriedSteps,
+          )
         : new Adam(start, objective, { learningRate: options.learningRate });
+    if (!(optimizer instanceof Lbfgs)) disposeCurvatureSteps(carriedSteps);
     start.dispose();
 
     try {
@@ -263,7 +285,8 @@ export class StyleTransfer {
         });
         signal?.throwIfAborted();
       }
-      return { image: tf.clone(optimizer.x as tf.Tensor4D), latest };
+      const steps = optimizer instanceof Lbfgs ? optimizer.releaseHistory() : [];
+      return { image: tf.clone(optimizer.x as tf.Tensor4D), steps, latest };
     } finally {
       optimizer.dispose();
       if (contentTarget) disposeLossTarget(contentTarget);

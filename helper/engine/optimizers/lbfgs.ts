@@ -25,11 +25,15 @@ const DEFAULTS: LbfgsOptions = {
   gradientTolerance: 0,
 };
 
-interface CurvaturePair {
-  s: tf.Tensor;
-  y: tf.Tensor;
+/** One step of a run: s = x₊ − x and y = ∇f(x₊) − ∇f(x). */
+export interface CurvatureStep {
+  readonly s: tf.Tensor;
+  readonly y: tf.Tensor;
+}
+
+interface CurvaturePair extends CurvatureStep {
   /** 1 / (sᵀy) */
-  rho: tf.Scalar;
+  readonly rho: tf.Scalar;
 }
 
 /**
@@ -45,13 +49,28 @@ export class Lbfgs implements Optimizer {
   /** Set when no step along steepest descent decreases the loss: further steps would only burn evaluations. */
   private converged = false;
 
+  /**
+   * `carriedHistory` (oldest first, taken over) seeds the inverse-Hessian model with steps of a related problem,
+   * e.g. a coarser scale's steps mapped to this one: the first step then follows that curvature instead of a short
+   * steepest-descent probe. Pairs without positive curvature are dropped, as in remember().
+   */
   constructor(
     x0: tf.Tensor,
     private readonly objective: Objective,
     options: Partial<LbfgsOptions> = {},
+    carriedHistory: readonly CurvatureStep[] = [],
   ) {
     this.options = { ...DEFAULTS, ...options };
     this.pending = tf.clone(x0);
+    for (const { s, y } of carriedHistory) this.rememberPair(s, y);
+  }
+
+  /** Hands the curvature pairs (oldest first) to the caller, who then owns them; the optimizer forgets them. */
+  releaseHistory(): CurvatureStep[] {
+    return this.history.splice(0).map(({ s, y, rho }) => {
+      rho.dispose();
+      return { s, y };
+    });
   }
 
   get x(): tf.Tensor {
@@ -134,7 +153,11 @@ export class Lbfgs implements Optimizer {
 
   /** Takes ownership of s; y is computed from the two gradients, which stay with the caller. */
   private remember(s: tf.Tensor, newGradient: tf.Tensor, oldGradient: tf.Tensor): void {
-    const y = tf.sub(newGradient, oldGradient);
+    this.rememberPair(s, tf.sub(newGradient, oldGradient));
+  }
+
+  /** Takes ownership of s and y. */
+  private rememberPair(s: tf.Tensor, y: tf.Tensor): void {
     const curvature = tf.tidy(() => tf.sum(tf.mul(s, y)));
     const yNorm = tf.tidy(() => tf.sum(tf.square(y)));
     const [sy, yy] = [curvature.dataSync()[0]!, yNorm.dataSync()[0]!];
@@ -164,6 +187,13 @@ export class Lbfgs implements Optimizer {
       this.current.evaluation.gradient.dispose();
       this.current = undefined;
     }
+  }
+}
+
+export function disposeCurvatureSteps(steps: readonly CurvatureStep[]): void {
+  for (const { s, y } of steps) {
+    s.dispose();
+    y.dispose();
   }
 }
 
