@@ -11,7 +11,8 @@
  * aspect ratio instead (a 1024 px job is 1024 × 768), which is what a user's job needs in memory.
  * Quality: at 512 px, on two real image pairs, how long coarse-to-fine takes to reach the single-scale result's quality;
  * unless told otherwise both jobs run a default job's 200 iterations, so the reference is what a user gets with
- * multiScale off.
+ * multiScale off. The two jobs of a pair take turns iteration by iteration and each counts only its own turns, so the
+ * machine's drift slows both alike.
  */
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -183,9 +184,13 @@ async function qualityComparison(): Promise<void> {
     const seconds = (value: number | null): string => (value === null ? 'never' : `${value.toFixed(1)} s`);
     const line = (label: string, run: QualityResult['singleScale']): string =>
       `  ${label}: Gram ≤ target after ${seconds(run.secondsToGramTarget)}; single-scale quality (both distances ` +
-      `within 5%) after ${seconds(run.secondsToReferenceQuality)}; stopped after ${run.iterations} iterations at ` +
-      `Gram distance ${run.distances.gram.toFixed(4)}, content distance ${run.distances.content.toFixed(4)}`;
-    console.log(`${r.pair} at ${r.size} px, Gram target ${r.gramTarget.toFixed(4)}; multi-scale ${r.schedule}`);
+      `within 5%) after ${seconds(run.secondsToReferenceQuality)}, at iteration ${run.iterations}: Gram distance ` +
+      `${run.distances.gram.toFixed(4)}, content distance ${run.distances.content.toFixed(4)}; whole job ` +
+      `${seconds(run.totalSeconds)}`;
+    console.log(
+      `${r.pair} at ${r.size} px, Gram target ${r.gramTarget.toFixed(4)}; multi-scale ${r.schedule}; ` +
+        `both jobs, taking turns: ${seconds(r.wallSeconds)}`,
+    );
     console.log(line('single-scale', r.singleScale));
     console.log(line('multi-scale ', r.multiScale));
     const { secondsToReferenceQuality: multiSeconds } = r.multiScale;

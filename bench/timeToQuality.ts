@@ -10,10 +10,15 @@ import {
 import { loadImage } from './benchAssets.js';
 
 /**
- * Time to quality: how long single-scale and coarse-to-fine optimization take to bring the relative Gram distance to
- * the style (mean over the five style layers of ‖G(out) − G(style)‖ / ‖G(style)‖, as in the engine's tests) below one
- * target, on real images. The target is the distance single-scale reaches after `referenceIterations` (or a fixed
- * --gram-target); both results are then judged by the same two distances, measured on the rendered 8-bit images.
+ * Time to quality: how long single-scale and coarse-to-fine optimization take to reach the single-scale result's
+ * quality, on real images. Quality is two distances: the relative Gram distance to the style (mean over the five style
+ * layers of ‖G(out) − G(style)‖ / ‖G(style)‖, as in the engine's tests) and the relative conv4_2 distance to the
+ * content. The reference is where single-scale stands after `referenceIterations`; multi-scale has reached it when
+ * both its distances are within 5% of the reference's.
+ *
+ * The two jobs run at the same time and take turns, one iteration each (see TurnTaking), and each is timed by its own
+ * turns only. The machine's speed drifts by several percent over the half hour a 512 px job takes; run one after the
+ * other, the two jobs would be timed on different machines. Taking turns, they share every drift alike.
  */
 export interface QualityPair {
   readonly content: string;
@@ -23,14 +28,16 @@ export interface QualityPair {
 export interface QualitySettings {
   readonly size: number;
   readonly referenceIterations: number;
-  /** Iterations of the multi-scale job; it is stopped as soon as it reaches the target. */
+  /** Iterations of the multi-scale job, which runs to its end; its time to quality is read off its trajectory. */
   readonly multiScaleIterations: number;
+  /** Also report when each job's Gram distance first fell below this; by default the reference's Gram distance. */
   readonly gramTarget: number | undefined;
   readonly log: (line: string) => void;
 }
 
 export interface TrajectoryPoint {
   readonly iteration: number;
+  /** The job's own seconds: the time of its turns up to the end of this iteration. */
   readonly seconds: number;
   /** At the output size only (coarse scales are measured against coarse targets and are left out). */
   readonly gram: number;
@@ -38,13 +45,16 @@ export interface TrajectoryPoint {
 }
 
 export interface RunToTarget {
-  /** Seconds from pressing Stylize until the Gram distance first fell below the target; null: never. */
+  /** Own seconds from pressing Stylize until the Gram distance first fell below the target; null: never. */
   readonly secondsToGramTarget: number | null;
-  /** Seconds until both distances were within 5% of the single-scale result's (multi-scale only); null: never. */
+  /** Own seconds until both distances were within 5% of the reference's; null: never. */
   readonly secondsToReferenceQuality: number | null;
+  /** The iteration at which it reached the reference's quality (the last one for single-scale, or when never). */
   readonly iterations: number;
-  /** Measured on the rendered image where the run stopped. */
+  /** Measured on the rendered image of that iteration. */
   readonly distances: Distances;
+  /** Own seconds of the whole job. */
+  readonly totalSeconds: number;
   readonly trajectory: readonly TrajectoryPoint[];
 }
 
@@ -53,6 +63,8 @@ export interface QualityResult {
   readonly size: number;
   readonly gramTarget: number;
   readonly schedule: string;
+  /** Wall-clock seconds for both jobs together. */
+  readonly wallSeconds: number;
   readonly singleScale: RunToTarget;
   readonly multiScale: RunToTarget;
 }
@@ -76,113 +88,151 @@ export async function timeToQuality(
   const transfer = new StyleTransfer(network);
   const judge = distanceJudge(network, content, style);
   const name = `${basename(pair.content)} × ${basename(pair.style)}`;
+  const schedule = scaleSchedule(content, settings.multiScaleIterations, 'on')
+    .map((scale) => `${Math.max(scale.width, scale.height)} px × ${scale.iterations}`)
+    .join(' → ');
 
   try {
-    log(`${name}: single-scale, ${settings.referenceIterations} iterations at ${size} px`);
-    const single = await runUntil(transfer, content, style, {
-      iterations: settings.referenceIterations,
-      multiScale: 'off',
-      log,
-      stopWhen: () => false,
-    });
+    log(
+      `${name}: single-scale (${settings.referenceIterations} iterations at ${size} px) and multi-scale ` +
+        `(${schedule}), taking turns`,
+    );
+    const turns = new TurnTaking();
+    const wallStart = performance.now();
+    const [single, multi] = await Promise.all([
+      runInTurns(turns, transfer, content, style, {
+        label: 'single',
+        iterations: settings.referenceIterations,
+        multiScale: 'off',
+        log,
+      }),
+      runInTurns(turns, transfer, content, style, {
+        label: 'multi ',
+        iterations: settings.multiScaleIterations,
+        multiScale: 'on',
+        log,
+      }),
+    ]);
+    const wallSeconds = (performance.now() - wallStart) / 1000;
     const reference = single.trajectory[single.trajectory.length - 1]!;
     const gramTarget = settings.gramTarget ?? reference.gram;
-    const multiOptions = { iterations: settings.multiScaleIterations, multiScale: 'on' as const };
-    const schedule = scaleSchedule(content, multiOptions.iterations, 'on')
-      .map((scale) => `${Math.max(scale.width, scale.height)} px × ${scale.iterations}`)
-      .join(' → ');
-    log(`${name}: multi-scale (${schedule}) until Gram ≤ ${(QUALITY_TOLERANCE * reference.gram).toFixed(4)} and content ≤ ${(QUALITY_TOLERANCE * reference.content).toFixed(4)}`);
-    const multi = await runUntil(transfer, content, style, {
-      ...multiOptions,
-      log,
-      stopWhen: (point) =>
-        point.gram <= QUALITY_TOLERANCE * reference.gram && point.content <= QUALITY_TOLERANCE * reference.content,
-    });
-    const firstBelow = (run: RunOutcome): number | null =>
-      run.trajectory.find((point) => point.gram <= gramTarget)?.seconds ?? null;
+    const reachedReference = (point: TrajectoryPoint): boolean =>
+      point.gram <= QUALITY_TOLERANCE * reference.gram && point.content <= QUALITY_TOLERANCE * reference.content;
+    const summary = (run: RunOutcome, reached: TrajectoryPoint | undefined): RunToTarget => {
+      const judged = reached ?? run.trajectory[run.trajectory.length - 1]!;
+      return {
+        secondsToGramTarget: run.trajectory.find((point) => point.gram <= gramTarget)?.seconds ?? null,
+        secondsToReferenceQuality: reached?.seconds ?? null,
+        iterations: judged.iteration,
+        distances: judge(run.images.get(judged.iteration)!),
+        totalSeconds: run.totalSeconds,
+        trajectory: run.trajectory,
+      };
+    };
     return {
       pair: name,
       size,
       gramTarget,
       schedule,
-      singleScale: {
-        secondsToGramTarget: firstBelow(single),
-        secondsToReferenceQuality: reference.seconds,
-        iterations: single.iterations,
-        distances: judge(single.image),
-        trajectory: single.trajectory,
-      },
-      multiScale: {
-        secondsToGramTarget: firstBelow(multi),
-        secondsToReferenceQuality: multi.stoppedEarly ? multi.trajectory[multi.trajectory.length - 1]!.seconds : null,
-        iterations: multi.iterations,
-        distances: judge(multi.image),
-        trajectory: multi.trajectory,
-      },
+      wallSeconds,
+      singleScale: summary(single, reference),
+      multiScale: summary(multi, multi.trajectory.find(reachedReference)),
     };
   } finally {
     judge.dispose();
   }
 }
 
-interface RunOutcome {
-  readonly iterations: number;
-  readonly image: RgbImage;
-  readonly trajectory: readonly TrajectoryPoint[];
-  readonly stoppedEarly: boolean;
+/**
+ * Lets jobs on one event loop take turns on the machine: one holds it at a time, the others wait in line. A job
+ * that ends its turn at each iteration's end thus alternates with the others, iteration by iteration.
+ */
+class TurnTaking {
+  private held = false;
+  private readonly waiting: (() => void)[] = [];
+
+  async begin(): Promise<void> {
+    if (!this.held) {
+      this.held = true;
+      return;
+    }
+    await new Promise<void>((resolve) => this.waiting.push(resolve));
+  }
+
+  end(): void {
+    const next = this.waiting.shift();
+    if (next) next();
+    else this.held = false;
+  }
 }
 
-/** Runs a job, recording its distances at the output size, and stops it early once `stopWhen` holds. */
-async function runUntil(
+interface RunOutcome {
+  readonly trajectory: readonly TrajectoryPoint[];
+  /** The rendered image of every iteration at the output size, by iteration. */
+  readonly images: ReadonlyMap<number, RgbImage>;
+  readonly totalSeconds: number;
+}
+
+/**
+ * Runs a job to its end in turns, one iteration per turn, recording its distances and image at the output size.
+ * Only the turns count towards its seconds; the bookkeeping between them (rendering, logging) does not.
+ */
+async function runInTurns(
+  turns: TurnTaking,
   transfer: StyleTransfer,
   content: RgbImage,
   style: RgbImage,
-  job: {
-    iterations: number;
-    multiScale: 'on' | 'off';
-    log: (line: string) => void;
-    stopWhen: (point: TrajectoryPoint) => boolean;
-  },
+  job: { label: string; iterations: number; multiScale: 'on' | 'off'; log: (line: string) => void },
 ): Promise<RunOutcome> {
-  const controller = new AbortController();
   const trajectory: TrajectoryPoint[] = [];
-  let outcome: RunOutcome | undefined;
+  const images = new Map<number, RgbImage>();
   const options = stylizeOptionsSchema.parse({
     size: Math.max(content.width, content.height),
     iterations: job.iterations,
     multiScale: job.multiScale,
   });
+  let ownMs = 0;
+  let turnStartedAt = 0;
+  const beginTurn = async (): Promise<void> => {
+    await turns.begin();
+    turnStartedAt = performance.now();
+  };
+  const endTurn = (): void => {
+    ownMs += performance.now() - turnStartedAt;
+  };
+
+  await beginTurn();
   try {
     await transfer.run({
       content,
       style,
       options,
-      signal: controller.signal,
-      onProgress: (event) => {
+      onProgress: async (event) => {
+        endTurn();
         const point = {
           iteration: event.iteration,
-          seconds: event.elapsedMs / 1000,
+          seconds: ownMs / 1000,
           gram: gramDistanceOfLosses(event.styleLayerLosses ?? []),
           content: Math.sqrt(event.contentLoss),
         };
         const scale = event.scale ? `${event.scale.width}×${event.scale.height}` : '';
         job.log(
-          `  ${event.iteration}/${event.total} ${scale} gram ${point.gram.toFixed(4)} content ${point.content.toFixed(4)} ` +
-            `${point.seconds.toFixed(1)} s`,
+          `  ${job.label} ${event.iteration}/${event.total} ${scale} gram ${point.gram.toFixed(4)} ` +
+            `content ${point.content.toFixed(4)} ${point.seconds.toFixed(1)} s`,
         );
-        if (event.scale && event.scale.index < event.scale.count - 1) return;
-        trajectory.push(point);
-        const stop = job.stopWhen(point);
-        if (stop || event.iteration === event.total) {
-          outcome = { iterations: event.iteration, image: event.preview(), trajectory, stoppedEarly: stop };
-          if (stop) controller.abort(new Error('reached the reference quality'));
+        if (!event.scale || event.scale.index === event.scale.count - 1) {
+          trajectory.push(point);
+          images.set(event.iteration, event.preview());
         }
+        turns.end();
+        await beginTurn();
       },
     });
-  } catch (error) {
-    if (!controller.signal.aborted) throw error;
+    endTurn();
+  } finally {
+    turns.end();
   }
-  return outcome!;
+  return { trajectory, images, totalSeconds: ownMs / 1000 };
 }
 
 function basename(path: string): string {
