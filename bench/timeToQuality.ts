@@ -11,10 +11,11 @@ import { loadImage } from './benchAssets.js';
 
 /**
  * Time to quality: how long single-scale and coarse-to-fine optimization take to reach the single-scale result's
- * quality, on real images. Quality is two distances: the relative Gram distance to the style (mean over the five style
- * layers of ‖G(out) − G(style)‖ / ‖G(style)‖, as in the engine's tests) and the relative conv4_2 distance to the
- * content. The reference is where single-scale stands after `referenceIterations`; multi-scale has reached it when
- * both its distances are within 5% of the reference's.
+ * quality, on real images. Quality is two distances, measured as in the engine's tests (distanceJudge) on the rendered
+ * 8-bit image of every iteration at the output size, which is what a user would get if the job ended there: the
+ * relative Gram distance to the style (mean over the five style layers of ‖G(out) − G(style)‖ / ‖G(style)‖) and the
+ * relative conv4_2 distance to the content. The reference is the single-scale result after `referenceIterations`;
+ * multi-scale has reached it when both its distances are within 5% of the reference's.
  *
  * The two jobs run at the same time and take turns, one iteration each (see TurnTaking), and each is timed by its own
  * turns only. The machine's speed drifts by several percent over the half hour a 512 px job takes; run one after the
@@ -35,13 +36,18 @@ export interface QualitySettings {
   readonly log: (line: string) => void;
 }
 
+/** One iteration at the output size (coarse scales have coarse targets and are left out). */
 export interface TrajectoryPoint {
   readonly iteration: number;
   /** The job's own seconds: the time of its turns up to the end of this iteration. */
   readonly seconds: number;
-  /** At the output size only (coarse scales are measured against coarse targets and are left out). */
-  readonly gram: number;
-  readonly content: number;
+  /** The distances of the rendered image: the measure of quality. */
+  readonly rendered: Distances;
+  /**
+   * The same distances from the optimizer's own losses, before rendering: the unclamped pixels differ from the
+   * rendered 8-bit image, so these differ from `rendered`, mostly in the Gram distance.
+   */
+  readonly losses: Distances;
 }
 
 export interface RunToTarget {
@@ -51,7 +57,7 @@ export interface RunToTarget {
   readonly secondsToReferenceQuality: number | null;
   /** The iteration at which it reached the reference's quality (the last one for single-scale, or when never). */
   readonly iterations: number;
-  /** Measured on the rendered image of that iteration. */
+  /** Of the rendered image of that iteration. */
   readonly distances: Distances;
   /** Own seconds of the whole job. */
   readonly totalSeconds: number;
@@ -114,19 +120,34 @@ export async function timeToQuality(
       }),
     ]);
     const wallSeconds = (performance.now() - wallStart) / 1000;
-    const reference = single.trajectory[single.trajectory.length - 1]!;
-    const gramTarget = settings.gramTarget ?? reference.gram;
-    const reachedReference = (point: TrajectoryPoint): boolean =>
-      point.gram <= QUALITY_TOLERANCE * reference.gram && point.content <= QUALITY_TOLERANCE * reference.content;
-    const summary = (run: RunOutcome, reached: TrajectoryPoint | undefined): RunToTarget => {
-      const judged = reached ?? run.trajectory[run.trajectory.length - 1]!;
+    log(`${name}: judging the rendered image of every iteration at ${size} px`);
+    const judgeRun = (run: RunOutcome): TrajectoryPoint[] =>
+      run.trajectory.map(({ iteration, seconds, losses, image }) => ({
+        iteration,
+        seconds,
+        rendered: judge(image),
+        losses,
+      }));
+    const singleTrajectory = judgeRun(single);
+    const multiTrajectory = judgeRun(multi);
+    const reference = singleTrajectory[singleTrajectory.length - 1]!;
+    const gramTarget = settings.gramTarget ?? reference.rendered.gram;
+    const reachedReference = ({ rendered }: TrajectoryPoint): boolean =>
+      rendered.gram <= QUALITY_TOLERANCE * reference.rendered.gram &&
+      rendered.content <= QUALITY_TOLERANCE * reference.rendered.content;
+    const summary = (
+      trajectory: TrajectoryPoint[],
+      reached: TrajectoryPoint | undefined,
+      totalSeconds: number,
+    ): RunToTarget => {
+      const judged = reached ?? trajectory[trajectory.length - 1]!;
       return {
-        secondsToGramTarget: run.trajectory.find((point) => point.gram <= gramTarget)?.seconds ?? null,
+        secondsToGramTarget: trajectory.find((point) => point.rendered.gram <= gramTarget)?.seconds ?? null,
         secondsToReferenceQuality: reached?.seconds ?? null,
         iterations: judged.iteration,
-        distances: judge(run.images.get(judged.iteration)!),
-        totalSeconds: run.totalSeconds,
-        trajectory: run.trajectory,
+        distances: judged.rendered,
+        totalSeconds,
+        trajectory,
       };
     };
     return {
@@ -135,8 +156,8 @@ export async function timeToQuality(
       gramTarget,
       schedule,
       wallSeconds,
-      singleScale: summary(single, reference),
-      multiScale: summary(multi, multi.trajectory.find(reachedReference)),
+      singleScale: summary(singleTrajectory, reference, single.totalSeconds),
+      multiScale: summary(multiTrajectory, multiTrajectory.find(reachedReference), multi.totalSeconds),
     };
   } finally {
     judge.dispose();
@@ -167,14 +188,18 @@ class TurnTaking {
 }
 
 interface RunOutcome {
-  readonly trajectory: readonly TrajectoryPoint[];
-  /** The rendered image of every iteration at the output size, by iteration. */
-  readonly images: ReadonlyMap<number, RgbImage>;
+  /** Every iteration at the output size, with its rendered image, judged once the jobs are done. */
+  readonly trajectory: readonly {
+    readonly iteration: number;
+    readonly seconds: number;
+    readonly losses: Distances;
+    readonly image: RgbImage;
+  }[];
   readonly totalSeconds: number;
 }
 
 /**
- * Runs a job to its end in turns, one iteration per turn, recording its distances and image at the output size.
+ * Runs a job to its end in turns, one iteration per turn, recording its losses and image at the output size.
  * Only the turns count towards its seconds; the bookkeeping between them (rendering, logging) does not.
  */
 async function runInTurns(
@@ -184,8 +209,7 @@ async function runInTurns(
   style: RgbImage,
   job: { label: string; iterations: number; multiScale: 'on' | 'off'; log: (line: string) => void },
 ): Promise<RunOutcome> {
-  const trajectory: TrajectoryPoint[] = [];
-  const images = new Map<number, RgbImage>();
+  const trajectory: RunOutcome['trajectory'][number][] = [];
   const options = stylizeOptionsSchema.parse({
     size: Math.max(content.width, content.height),
     iterations: job.iterations,
@@ -209,20 +233,18 @@ async function runInTurns(
       options,
       onProgress: async (event) => {
         endTurn();
-        const point = {
-          iteration: event.iteration,
-          seconds: ownMs / 1000,
+        const seconds = ownMs / 1000;
+        const losses = {
           gram: gramDistanceOfLosses(event.styleLayerLosses ?? []),
           content: Math.sqrt(event.contentLoss),
         };
         const scale = event.scale ? `${event.scale.width}×${event.scale.height}` : '';
         job.log(
-          `  ${job.label} ${event.iteration}/${event.total} ${scale} gram ${point.gram.toFixed(4)} ` +
-            `content ${point.content.toFixed(4)} ${point.seconds.toFixed(1)} s`,
+          `  ${job.label} ${event.iteration}/${event.total} ${scale} gram ${losses.gram.toFixed(4)} ` +
+            `content ${losses.content.toFixed(4)} ${seconds.toFixed(1)} s`,
         );
         if (!event.scale || event.scale.index === event.scale.count - 1) {
-          trajectory.push(point);
-          images.set(event.iteration, event.preview());
+          trajectory.push({ iteration: event.iteration, seconds, losses, image: event.preview() });
         }
         turns.end();
         await beginTurn();
@@ -232,7 +254,7 @@ async function runInTurns(
   } finally {
     turns.end();
   }
-  return { trajectory, images, totalSeconds: ownMs / 1000 };
+  return { trajectory, totalSeconds: ownMs / 1000 };
 }
 
 function basename(path: string): string {
