@@ -187,14 +187,16 @@ class TurnTaking {
   }
 }
 
+/** An iteration at the output size as a job records it; its image is judged once the jobs are done. */
+interface RecordedIteration {
+  readonly iteration: number;
+  readonly seconds: number;
+  readonly losses: Distances;
+  readonly image: RgbImage;
+}
+
 interface RunOutcome {
-  /** Every iteration at the output size, with its rendered image, judged once the jobs are done. */
-  readonly trajectory: readonly {
-    readonly iteration: number;
-    readonly seconds: number;
-    readonly losses: Distances;
-    readonly image: RgbImage;
-  }[];
+  readonly trajectory: readonly RecordedIteration[];
   readonly totalSeconds: number;
 }
 
@@ -209,7 +211,7 @@ async function runInTurns(
   style: RgbImage,
   job: { label: string; iterations: number; multiScale: 'on' | 'off'; log: (line: string) => void },
 ): Promise<RunOutcome> {
-  const trajectory: RunOutcome['trajectory'][number][] = [];
+  const trajectory: RecordedIteration[] = [];
   const options = stylizeOptionsSchema.parse({
     size: Math.max(content.width, content.height),
     iterations: job.iterations,
