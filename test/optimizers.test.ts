@@ -120,6 +120,28 @@ describe('L-BFGS', () => {
     expect(tf.memory().numTensors).toBe(before);
   });
 
+  it('with bounds, keeps every iterate in the box and finds the minimum on its faces', async () => {
+    const before = tf.memory().numTensors;
+    const bounds = { lower: tf.scalar(-1), upper: tf.scalar(2) };
+    // The quadratic is separable, so its minimum over the box is its centre clamped into the box.
+    const boxedCentre = centre.map((value) => Math.min(2, Math.max(-1, value)));
+    expect(boxedCentre.filter((value, i) => value !== centre[i]).length).toBeGreaterThan(4);
+    const x0 = tf.fill([N], 5);
+    const optimizer = new Lbfgs(x0, objectiveOf(quadratic), { historySize: 8, bounds });
+    x0.dispose();
+    const outside: number[] = [];
+    for (let i = 0; i < 60; i++) {
+      await optimizer.step();
+      outside.push(...Array.from(optimizer.x.dataSync()).filter((value) => value < -1 || value > 2));
+    }
+    const x = Array.from(optimizer.x.dataSync());
+    optimizer.dispose();
+    expect(outside).toEqual([]);
+    x.forEach((value, i) => expect(value).toBeCloseTo(boxedCentre[i]!, 3));
+    tf.dispose([bounds.lower, bounds.upper]);
+    expect(tf.memory().numTensors).toBe(before);
+  });
+
   it('stays put at a minimum instead of wandering off', async () => {
     const x0 = tf.tensor1d(centre);
     const { x, loss } = await minimize(new Lbfgs(x0, objectiveOf(quadratic)), 5);
@@ -136,6 +158,17 @@ describe('Adam', () => {
     const { x } = await minimize(new Adam(x0, objectiveOf(quadratic), { learningRate: 0.1 }), 800);
     x0.dispose();
     x.forEach((value, i) => expect(value).toBeCloseTo(centre[i]!, 1));
+    expect(tf.memory().numTensors).toBe(before);
+  });
+
+  it('with bounds, projects every step into the box', async () => {
+    const before = tf.memory().numTensors;
+    const bounds = { lower: tf.scalar(-1), upper: tf.scalar(2) };
+    const x0 = tf.zeros([N]);
+    const { x } = await minimize(new Adam(x0, objectiveOf(quadratic), { learningRate: 0.1, bounds }), 800);
+    x0.dispose();
+    x.forEach((value, i) => expect(value).toBeCloseTo(Math.min(2, Math.max(-1, centre[i]!)), 1));
+    tf.dispose([bounds.lower, bounds.upper]);
     expect(tf.memory().numTensors).toBe(before);
   });
 });

@@ -11,6 +11,7 @@ import {
   type GradientPath,
   type GradientPlan,
 } from './fastGradients.js';
+import type { Bounds } from './optimizers/bounds.js';
 import { IMAGENET_MEAN_BGR, VGG19_CONV_LAYERS, type VggConvLayerSpec, type VggWeights } from './vggLayers.js';
 
 export type Pooling = 'avg' | 'max';
@@ -211,6 +212,14 @@ function disposeAll(features: Map<string, tf.Tensor4D>, records: BackwardRecord[
 /** RGB 0–255 [1, H, W, 3] → the Caffe VGG convention: BGR with the ImageNet mean subtracted. */
 export function toNetworkInput(rgb: tf.Tensor4D): tf.Tensor4D {
   return tf.tidy(() => tf.sub(tf.reverse(rgb, 3), tf.tensor1d([...IMAGENET_MEAN_BGR])) as tf.Tensor4D);
+}
+
+/** The displayable pixels, RGB 0–255, in the network's input space: one bound per channel (new tensors). */
+export function networkInputBounds(): Bounds {
+  return tf.tidy(() => {
+    const mean = tf.tensor1d([...IMAGENET_MEAN_BGR]);
+    return { lower: tf.neg(mean), upper: tf.sub(255, mean) };
+  });
 }
 
 /** The inverse of toNetworkInput, clamped to displayable values. */

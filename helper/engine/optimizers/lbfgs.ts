@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
+import { freeCoordinates, projectOntoBounds, type Bounds } from './bounds.js';
 import type { Evaluation, Objective, Optimizer } from './objective.js';
 
 export interface LbfgsOptions {
@@ -15,6 +16,8 @@ export interface LbfgsOptions {
   maxBacktracks: number;
   /** The point counts as a minimum once no gradient component is larger than this. */
   gradientTolerance: number;
+  /** A box every iterate stays in (projected L-BFGS), or none. */
+  bounds: Bounds | undefined;
 }
 
 const DEFAULTS: LbfgsOptions = {
@@ -23,6 +26,7 @@ const DEFAULTS: LbfgsOptions = {
   armijo: 1e-4,
   maxBacktracks: 12,
   gradientTolerance: 0,
+  bounds: undefined,
 };
 
 /** One step of a run: s = x₊ − x and y = ∇f(x₊) − ∇f(x). */
@@ -39,6 +43,8 @@ interface CurvaturePair extends CurvatureStep {
 /**
  * Limited-memory BFGS (Nocedal & Wright, algorithm 7.4) with a backtracking Armijo line search, on tensors. The step
  * length 1 is accepted almost always once curvature pairs exist, so an iteration costs one evaluation.
+ * With bounds it is projected L-BFGS (as in Kim, Sra & Dhillon 2010): coordinates pinned on a bound by the gradient
+ * are held still, the direction comes from the rest, and each trial point is projected back into the box.
  * Every tensor it makes is either kept in its state or disposed before step() returns.
  */
 export class Lbfgs implements Optimizer {
@@ -61,7 +67,8 @@ export class Lbfgs implements Optimizer {
     carriedHistory: readonly CurvatureStep[] = [],
   ) {
     this.options = { ...DEFAULTS, ...options };
-    this.pending = tf.clone(x0);
+    const { bounds } = this.options;
+    this.pending = bounds ? projectOntoBounds(x0, bounds) : tf.clone(x0);
     for (const { s, y } of carriedHistory) this.rememberPair(s, y);
   }
 
@@ -85,26 +92,47 @@ export class Lbfgs implements Optimizer {
     }
     const { x, evaluation } = this.current;
     if (this.converged) return evaluation.loss;
-    if ((await scalarValue(tf.tidy(() => tf.max(tf.abs(evaluation.gradient))))) <= this.options.gradientTolerance) {
-      this.converged = true;
-      return evaluation.loss;
-    }
-    let direction = this.searchDirection(evaluation.gradient);
-    let slope = await scalarValue(tf.tidy(() => tf.sum(tf.mul(evaluation.gradient, direction))));
-    if (!(slope < 0)) {
-      // The curvature pairs no longer describe the function: start afresh from steepest descent.
-      this.clearHistory();
-      direction.dispose();
-      direction = this.searchDirection(evaluation.gradient);
-      slope = await scalarValue(tf.tidy(() => tf.sum(tf.mul(evaluation.gradient, direction))));
+    const { bounds } = this.options;
+    // Without bounds every coordinate is free and the projected gradient is the gradient.
+    const free = bounds ? freeCoordinates(x, evaluation.gradient, bounds) : undefined;
+    const projectedGradient = free ? tf.mul(evaluation.gradient, free) : evaluation.gradient;
+    let direction: tf.Tensor;
+    try {
+      if ((await scalarValue(tf.tidy(() => tf.max(tf.abs(projectedGradient))))) <= this.options.gradientTolerance) {
+        this.converged = true;
+        return evaluation.loss;
+      }
+      direction = this.searchDirection(projectedGradient, free);
+      const slope = await scalarValue(tf.tidy(() => tf.sum(tf.mul(evaluation.gradient, direction))));
+      if (!(slope < 0)) {
+        // The curvature pairs no longer describe the function: start afresh from steepest descent.
+        this.clearHistory();
+        direction.dispose();
+        direction = this.searchDirection(projectedGradient, free);
+      }
+    } finally {
+      free?.dispose();
+      if (projectedGradient !== evaluation.gradient) projectedGradient.dispose();
     }
 
     let stepLength = 1;
-    for (let backtrack = 0; backtrack <= this.options.maxBacktracks; backtrack++) {
-      const candidate = tf.tidy(() => tf.add(x, tf.mul(direction, stepLength)));
+    for (let backtrack = 0; backtrack <= this.options.maxBacktracks; backtrack++, stepLength /= 2) {
+      const candidate = tf.tidy(() => {
+        const moved = tf.add(x, tf.mul(direction, stepLength));
+        return bounds ? projectOntoBounds(moved, bounds) : moved;
+      });
+      // The step actually taken: along a projected path it is shorter than stepLength·direction where a bound cut it.
+      const s = tf.tidy(() => (bounds ? tf.sub(candidate, x) : tf.mul(direction, stepLength)));
+      const predictedChange = await scalarValue(tf.tidy(() => tf.sum(tf.mul(evaluation.gradient, s))));
+      if (!(predictedChange < 0)) {
+        // Every free coordinate was cut off by a bound: nothing to evaluate at this length.
+        candidate.dispose();
+        s.dispose();
+        continue;
+      }
       const candidateEvaluation = await this.objective(candidate);
-      if (candidateEvaluation.loss <= evaluation.loss + this.options.armijo * stepLength * slope) {
-        this.remember(tf.tidy(() => tf.mul(direction, stepLength)), candidateEvaluation.gradient, evaluation.gradient);
+      if (candidateEvaluation.loss <= evaluation.loss + this.options.armijo * predictedChange) {
+        this.remember(s, candidateEvaluation.gradient, evaluation.gradient);
         direction.dispose();
         x.dispose();
         evaluation.gradient.dispose();
@@ -112,8 +140,8 @@ export class Lbfgs implements Optimizer {
         return candidateEvaluation.loss;
       }
       candidate.dispose();
+      s.dispose();
       candidateEvaluation.gradient.dispose();
-      stepLength /= 2;
     }
     direction.dispose();
     // No decrease even for tiny steps. Along steepest descent that means a (numerical) minimum: stay put for good.
@@ -123,8 +151,18 @@ export class Lbfgs implements Optimizer {
     return evaluation.loss;
   }
 
-  /** −H·g by the two-loop recursion; without history, steepest descent scaled to firstStepMaxChange. */
-  private searchDirection(gradient: tf.Tensor): tf.Tensor {
+  /**
+   * −H·g by the two-loop recursion; without history, steepest descent scaled to firstStepMaxChange. With a mask of
+   * free coordinates (g is then the projected gradient), the pinned ones are held still: −g·H·g stays negative.
+   */
+  private searchDirection(gradient: tf.Tensor, free: tf.Tensor | undefined): tf.Tensor {
+    return tf.tidy(() => {
+      const direction = this.unmaskedSearchDirection(gradient);
+      return free ? tf.mul(direction, free) : direction;
+    });
+  }
+
+  private unmaskedSearchDirection(gradient: tf.Tensor): tf.Tensor {
     return tf.tidy(() => {
       if (this.history.length === 0) {
         const largest = tf.maximum(tf.max(tf.abs(gradient)), 1e-30);
