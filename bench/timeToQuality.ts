@@ -44,8 +44,8 @@ export interface TrajectoryPoint {
   /** The distances of the rendered image: the measure of quality. */
   readonly rendered: Distances;
   /**
-   * The same distances from the optimizer's own losses, before rendering: the unclamped pixels differ from the
-   * rendered 8-bit image, so these differ from `rendered`, mostly in the Gram distance.
+   * The same distances from the optimizer's own losses, before rendering. The optimizer keeps the pixels in 0–255,
+   * so these differ from `rendered` only by the rounding to 8 bits; they show if that ever stops being so.
    */
   readonly losses: Distances;
 }
