@@ -153,7 +153,8 @@ export class Lbfgs implements Optimizer {
 
   /**
    * −H·g by the two-loop recursion; without history, steepest descent scaled to firstStepMaxChange. With a mask of
-   * free coordinates (g is then the projected gradient), the pinned ones are held still: −g·H·g stays negative.
+   * free coordinates (g is then the projected gradient), the pinned ones are held still and the slope −gᵀHg stays
+   * negative.
    */
   private searchDirection(gradient: tf.Tensor, free: tf.Tensor | undefined): tf.Tensor {
     return tf.tidy(() => {
