@@ -31,6 +31,10 @@ async function minimize(optimizer: Optimizer, iterations: number): Promise<{ x: 
 const N = 16;
 const curvatures = Array.from({ length: N }, (_, i) => 1 + (99 * i) / (N - 1));
 const centre = Array.from({ length: N }, (_, i) => Math.sin(i) * 3);
+// A box that cuts off part of the centre; the quadratic is separable, so its minimum over the box is the centre
+// clamped into the box.
+const [LOWER, UPPER] = [-1, 2];
+const boxedCentre = centre.map((value) => Math.min(UPPER, Math.max(LOWER, value)));
 const quadratic = (x: tf.Tensor): tf.Scalar =>
   tf.mul(0.5, tf.sum(tf.mul(tf.tensor1d(curvatures), tf.square(tf.sub(x, tf.tensor1d(centre)))))) as tf.Scalar;
 
@@ -122,9 +126,7 @@ describe('L-BFGS', () => {
 
   it('with bounds, keeps every iterate in the box and finds the minimum on its faces', async () => {
     const before = tf.memory().numTensors;
-    const bounds = { lower: tf.scalar(-1), upper: tf.scalar(2) };
-    // The quadratic is separable, so its minimum over the box is its centre clamped into the box.
-    const boxedCentre = centre.map((value) => Math.min(2, Math.max(-1, value)));
+    const bounds = { lower: tf.scalar(LOWER), upper: tf.scalar(UPPER) };
     expect(boxedCentre.filter((value, i) => value !== centre[i]).length).toBeGreaterThan(4);
     const x0 = tf.fill([N], 5);
     const optimizer = new Lbfgs(x0, objectiveOf(quadratic), { historySize: 8, bounds });
@@ -132,7 +134,7 @@ describe('L-BFGS', () => {
     const outside: number[] = [];
     for (let i = 0; i < 60; i++) {
       await optimizer.step();
-      outside.push(...Array.from(optimizer.x.dataSync()).filter((value) => value < -1 || value > 2));
+      outside.push(...Array.from(optimizer.x.dataSync()).filter((value) => value < LOWER || value > UPPER));
     }
     const x = Array.from(optimizer.x.dataSync());
     optimizer.dispose();
@@ -163,11 +165,11 @@ describe('Adam', () => {
 
   it('with bounds, projects every step into the box', async () => {
     const before = tf.memory().numTensors;
-    const bounds = { lower: tf.scalar(-1), upper: tf.scalar(2) };
+    const bounds = { lower: tf.scalar(LOWER), upper: tf.scalar(UPPER) };
     const x0 = tf.zeros([N]);
     const { x } = await minimize(new Adam(x0, objectiveOf(quadratic), { learningRate: 0.1, bounds }), 800);
     x0.dispose();
-    x.forEach((value, i) => expect(value).toBeCloseTo(Math.min(2, Math.max(-1, centre[i]!)), 1));
+    x.forEach((value, i) => expect(value).toBeCloseTo(boxedCentre[i]!, 1));
     tf.dispose([bounds.lower, bounds.upper]);
     expect(tf.memory().numTensors).toBe(before);
   });
