@@ -15,7 +15,7 @@ import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import sharp from 'sharp';
-import { bearer, jobStatusSchema } from '../shared/protocol.js';
+import { bearer, healthSchema, jobStatusSchema } from '../shared/protocol.js';
 
 const { values } = parseArgs({
   options: {
@@ -71,9 +71,9 @@ try {
   const headers = { Authorization: bearer(token), 'Content-Type': 'application/json' };
 
   for (;;) {
-    const health = (await (await fetch(`${url}/v1/health`)).json()) as { status: string; message: string | null };
+    const health = healthSchema.parse(await (await fetch(`${url}/v1/health`, { headers })).json());
     if (health.status === 'ready') break;
-    if (health.status === 'error') throw new Error(`the helper could not start: ${health.message}`);
+    if (health.status === 'error') throw new Error(`the helper could not start: ${health.details?.message}`);
     await sleep(200);
   }
 

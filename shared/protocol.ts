@@ -30,26 +30,37 @@ export const errorBodySchema = z.object({
 });
 export type ErrorBody = z.infer<typeof errorBodySchema>;
 
+/** What the helper says of itself to anyone who can reach it: nothing that reveals the machine or its files. */
 export const healthSchema = z.object({
   name: z.literal('gramstyle'),
   version: z.string(),
   apiVersion: z.literal(1),
-  /** starting: loading the backend and weights; ready: taking jobs; error: could not start (see message). */
+  /**
+   * New every time the helper process starts. A client that sees it change while it had a job knows the job was lost
+   * with the helper that ran it (a crash, kill -9, a logout) and can say so.
+   */
+  instanceId: z.string(),
+  /** starting: loading the backend and weights; ready: taking jobs; error: could not start (details say why). */
   status: z.enum(['starting', 'ready', 'error']),
-  message: z.string().nullable(),
-  backend: z.string().nullable(),
-  device: z.string().nullable(),
   weights: z.object({
     status: z.enum(['locating', 'downloading', 'loading', 'ready', 'error']),
     /** 0–1 while downloading, else null. */
     progress: z.number().min(0).max(1).nullable(),
-    path: z.string().nullable(),
   }),
-  queueLength: z.number().int().min(0),
-  busy: z.boolean(),
-  /** The engine's live tensors (the style cache holds cachedTensors of them) and bytes, as of its last job. */
-  engineMemory: z
-    .object({ tensors: z.number().int(), cachedTensors: z.number().int(), bytes: z.number() })
+  /** Only for a request that carries the right token (else null): paths, errors and the engine. */
+  details: z
+    .object({
+      message: z.string().nullable(),
+      backend: z.string().nullable(),
+      device: z.string().nullable(),
+      weightsPath: z.string().nullable(),
+      queueLength: z.number().int().min(0),
+      busy: z.boolean(),
+      /** The engine's live tensors (the style cache holds cachedTensors of them) and bytes, as of its last job. */
+      engineMemory: z
+        .object({ tensors: z.number().int(), cachedTensors: z.number().int(), bytes: z.number() })
+        .nullable(),
+    })
     .nullable(),
 });
 export type Health = z.infer<typeof healthSchema>;

@@ -7,7 +7,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 
 import { SETTINGS_KEY, TOKEN_KEY } from '../plugin/main/gramstyleMain.js';
 import { type RunningHelper, startHelperServer } from '../helper/server/index.js';
-import { healthSchema } from '../shared/protocol.js';
+import { bearer, healthSchema } from '../shared/protocol.js';
 import { FakeFigma, FakeRectangleNode } from './support/fakeFigma.js';
 import { openPluginHarness, type PluginHarness } from './support/pluginHarness.js';
 import { realWeightsPath } from './support/sharedAssets.js';
@@ -103,8 +103,10 @@ function unexpectedConsoleErrors(panelHarness: PluginHarness, expected: RegExp[]
 }
 
 async function helperIsIdle(): Promise<boolean> {
-  const health = healthSchema.parse(await (await fetch(`${helper.url}/v1/health`)).json());
-  return !health.busy && health.queueLength === 0;
+  const health = healthSchema.parse(
+    await (await fetch(`${helper.url}/v1/health`, { headers: { Authorization: bearer(TOKEN) } })).json(),
+  );
+  return !health.details!.busy && health.details!.queueLength === 0;
 }
 
 async function freePort(): Promise<number> {

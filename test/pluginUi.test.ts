@@ -17,14 +17,18 @@ const health: Health = {
   name: 'gramstyle',
   version: '0.1.0',
   apiVersion: 1,
+  instanceId: 'instance-1',
   status: 'ready',
-  message: null,
-  backend: 'wasm',
-  device: 'CPU (WebAssembly SIMD, 2 threads)',
-  weights: { status: 'ready', progress: null, path: '/weights.h5' },
-  queueLength: 0,
-  busy: false,
-  engineMemory: null,
+  weights: { status: 'ready', progress: null },
+  details: {
+    message: null,
+    backend: 'wasm',
+    device: 'CPU (WebAssembly SIMD, 2 threads)',
+    weightsPath: '/weights.h5',
+    queueLength: 0,
+    busy: false,
+    engineMemory: null,
+  },
 };
 
 function json(status: number, body: unknown): HelperAnswer {

@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { errorBodySchema, type Health, type JobStatus } from '../shared/protocol.js';
+import { errorBodySchema, healthSchema, type Health, type JobStatus } from '../shared/protocol.js';
 import { startHelperServer, type HelperServerOptions, type RunningHelper } from '../helper/server/index.js';
 import { HelperClient, rawRequest, samplePng } from './support/helperClient.js';
 import { realWeightsPath, sharedImagePath } from './support/sharedAssets.js';
@@ -26,7 +26,7 @@ async function expectError(response: Response, status: number, code: string, mes
 
 /** Engine tensors not held by the style cache: what every job must leave as it found it. */
 async function jobTensors(): Promise<number> {
-  const memory = (await client.health()).engineMemory!;
+  const memory = (await client.health()).details!.engineMemory!;
   return memory.tensors - memory.cachedTensors;
 }
 
@@ -55,12 +55,22 @@ afterAll(async () => {
 });
 
 describe('health', () => {
-  it('answers without a token and describes the engine', async () => {
+  it('answers without a token, revealing nothing of the machine', async () => {
+    const health: Health = await client.publicHealth();
+    expect(health).toMatchObject({ name: 'gramstyle', apiVersion: 1, status: 'ready', weights: { status: 'ready', progress: null } });
+    expect(health.instanceId).toMatch(/^[0-9a-f-]{36}$/);
+    expect(health.details).toBeNull();
+    expect(JSON.stringify(health)).not.toContain(realWeightsPath());
+    const wrongToken = healthSchema.parse(await (await client.fetch('/v1/health', { token: 'b'.repeat(64) })).json());
+    expect(wrongToken.details).toBeNull();
+  });
+
+  it('describes the engine, its weights and its queue to the paired plugin', async () => {
     const health: Health = await client.health();
-    expect(health).toMatchObject({ name: 'gramstyle', apiVersion: 1, status: 'ready', backend: 'wasm', busy: false, queueLength: 0 });
-    expect(health.device).toMatch(/WebAssembly/);
-    expect(health.weights).toMatchObject({ status: 'ready', path: realWeightsPath() });
-    expect(health.engineMemory!.tensors).toBeGreaterThan(0);
+    expect(health.details).toMatchObject({ backend: 'wasm', busy: false, queueLength: 0, weightsPath: realWeightsPath() });
+    expect(health.details!.device).toMatch(/WebAssembly/);
+    expect(health.details!.engineMemory!.tensors).toBeGreaterThan(0);
+    expect((await client.publicHealth()).instanceId).toBe(health.instanceId);
   });
 });
 
@@ -230,7 +240,7 @@ describe('jobs', () => {
     await client.pollUntil(running, (status) => status.status === 'running');
     const queued = await client.submitOk({ content, style, options: { size: 48, iterations: 2 } });
     expect((await client.status(queued)).queuePosition).toBe(1);
-    expect((await client.health()).queueLength).toBe(1);
+    expect((await client.health()).details!.queueLength).toBe(1);
     await expectError(await client.submit({ content, style, options: { size: 48 } }), 429, 'queue-full', /queue is full/);
 
     await client.fetch(`/v1/jobs/${queued}`, { method: 'DELETE' });

@@ -30,7 +30,8 @@ export type ToWorker =
   | ({ readonly type: 'run' } & EngineJobRequest)
   | { readonly type: 'cancel'; readonly jobId: string };
 
-export type WeightsState = Health['weights'];
+/** The weights' state as health shows it, and where they are (shown only to the paired plugin). */
+export type WeightsState = Health['weights'] & { readonly path: string | null };
 
 export interface EngineMemory {
   /** Live tensors, the network's weights and the style cache included. */

@@ -15,11 +15,13 @@ import type { EngineHost } from '../jobs/engineHost.js';
 import { QueueFullError, type JobQueue } from '../jobs/jobQueue.js';
 import { ImageInputError, prepareStylizeImages } from '../imageio/index.js';
 import { HttpError } from './httpError.js';
-import { allowCors, requireLocalHost, requirePairingToken } from './security.js';
+import { allowCors, presentsPairingToken, requireLocalHost, requirePairingToken } from './security.js';
 
 export interface AppContext {
   readonly version: string;
   readonly token: string;
+  /** New for every start of the helper (see healthSchema). */
+  readonly instanceId: string;
   /** The port the helper listens on: the only one a Host header may name. */
   readonly port: () => number;
   readonly engine: EngineHost;
@@ -47,21 +49,28 @@ export function createApp(context: AppContext): express.Express {
 
   const api = express.Router();
 
-  api.get('/health', (_request, response) => {
+  api.get('/health', (request, response) => {
     const memory = context.engine.memory;
     const { status, message, backend, device } = context.engine.status;
+    const weights = context.engine.weights;
     const health: Health = {
       name: 'gramstyle',
       version: context.version,
       apiVersion: 1,
+      instanceId: context.instanceId,
       status,
-      message,
-      backend,
-      device,
-      weights: context.engine.weights,
-      queueLength: context.queue.length,
-      busy: context.queue.busy,
-      engineMemory: memory && { tensors: memory.tensors, cachedTensors: memory.cachedTensors, bytes: memory.bytes },
+      weights: { status: weights.status, progress: weights.progress },
+      details: presentsPairingToken(request, context.token)
+        ? {
+            message,
+            backend,
+            device,
+            weightsPath: weights.path,
+            queueLength: context.queue.length,
+            busy: context.queue.busy,
+            engineMemory: memory && { tensors: memory.tensors, cachedTensors: memory.cachedTensors, bytes: memory.bytes },
+          }
+        : null,
     };
     response.json(healthSchema.parse(health));
   });

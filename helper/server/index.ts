@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { DEFAULT_HELPER_PORT } from '../../shared/protocol.js';
@@ -56,6 +57,7 @@ export async function startHelperServer(options: HelperServerOptions): Promise<R
   const app = createApp({
     version: gramstyleVersion(),
     token: options.token,
+    instanceId: randomUUID(),
     port: () => port,
     engine,
     queue,

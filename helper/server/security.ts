@@ -39,13 +39,24 @@ export function allowCors(request: Request, response: Response, next: NextFuncti
   response.status(204).end();
 }
 
+/** The request's bearer token, or null when it has no well-formed Authorization header. */
+function bearerToken(request: Request): string | null {
+  return /^Bearer\s+(\S+)\s*$/i.exec(request.headers.authorization ?? '')?.[1] ?? null;
+}
+
+/** Whether the request carries the right token (for answers that say more to the paired plugin). */
+export function presentsPairingToken(request: Request, token: string): boolean {
+  const presented = bearerToken(request);
+  return presented !== null && tokenMatches(presented, token);
+}
+
 export function requirePairingToken(token: string) {
   return (request: Request, _response: Response, next: NextFunction): void => {
-    const match = /^Bearer\s+(\S+)\s*$/i.exec(request.headers.authorization ?? '');
-    if (!match) {
+    const presented = bearerToken(request);
+    if (presented === null) {
       throw new HttpError(401, 'unauthorized', 'missing pairing token: send "Authorization: Bearer <token>" (run `gramstyle pair` to see it)');
     }
-    if (!tokenMatches(match[1]!, token)) {
+    if (!tokenMatches(presented, token)) {
       throw new HttpError(401, 'unauthorized', 'wrong pairing token (run `gramstyle pair` to see the right one)');
     }
     next();

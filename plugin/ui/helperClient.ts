@@ -180,7 +180,8 @@ export class HelperClient {
   }
 
   private async healthVia(transport: HelperTransport): Promise<Health> {
-    return parseAnswer(await transport.send({ method: 'GET', path: '/health' }), healthSchema);
+    // With the token the answer includes the engine's details (backend, device, errors).
+    return parseAnswer(await transport.send({ method: 'GET', path: '/health', token: this.token }), healthSchema);
   }
 
   private send(request: Omit<HelperRequest, 'token'>): Promise<HelperAnswer> {

@@ -111,7 +111,7 @@ export class Panel {
     try {
       const health = await client.connect();
       if (health.status === 'error') {
-        next = { kind: 'broken', message: health.message ?? 'The helper could not start its engine.' };
+        next = { kind: 'broken', message: health.details?.message ?? 'The helper could not start its engine.' };
       } else if (!client.token) {
         next = { kind: 'needs-pairing', refused: false };
       } else if (verifyToken && !(await client.tokenAccepted(client.token))) {
@@ -428,7 +428,7 @@ export class Panel {
         break;
       case 'connected': {
         title = 'Helper connected';
-        const { backend, device } = connection.health;
+        const { backend, device } = connection.health.details ?? { backend: null, device: null };
         detail = [backend, device].filter(Boolean).join(' · ') || null;
         if (connection.via === 'relay') detail = `${detail ?? 'Connected'} · through Figma`;
         break;

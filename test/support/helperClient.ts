@@ -17,7 +17,13 @@ export class HelperClient {
     return fetch(`${this.url}${path}`, { ...init, headers });
   }
 
+  /** The health as the paired plugin sees it (with details). */
   async health(): Promise<Health> {
+    return healthSchema.parse(await (await this.fetch('/v1/health')).json());
+  }
+
+  /** The health as anyone who can reach the helper sees it. */
+  async publicHealth(): Promise<Health> {
     return healthSchema.parse(await (await this.fetch('/v1/health', { token: null })).json());
   }
 
