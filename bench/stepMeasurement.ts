@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { stylizeOptionsSchema } from '../shared/stylizeOptions.js';
-import { StyleTransfer, convMultiplyAddsPerPixel, type RgbImage, type Vgg19Features } from '../helper/engine/index.js';
+import { StyleTransfer, convMultiplyAddsPerPixel, type GatysNetwork, type RgbImage } from '../helper/engine/index.js';
 
 /** What one size measures, in one fresh process (so that its peak memory is its own). */
 export interface SizeMeasurement {
@@ -23,7 +23,7 @@ export function stepFlops(image: { width: number; height: number }): number {
 }
 
 export async function measureSize(
-  network: Vgg19Features,
+  network: GatysNetwork,
   /** `steps` are timed on these (square crops, like the PyTorch reference); `job` is a job as a user would run it. */
   images: { steps: { content: RgbImage; style: RgbImage }; job: { content: RgbImage; style: RgbImage } },
   size: number,
@@ -36,7 +36,7 @@ export async function measureSize(
 
   // The first iteration also computes the targets and compiles kernels: it is the warm-up.
   const finishedAt: number[] = [];
-  await transfer.run({ ...images.steps, options, onProgress: (event) => void finishedAt.push(event.elapsedMs) });
+  await transfer.run({ ...images.steps, options, onProgress: (event) => void finishedAt.push(event.progress.elapsedMs) });
   const stepMs = finishedAt.slice(1).map((end, i) => end - finishedAt[i]!);
   const secondsPerStep = median(stepMs) / 1000;
 

@@ -22,7 +22,8 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs, promisify } from 'node:util';
 import { isBackendChoice, type BackendChoice } from '../helper/engine/index.js';
 import { stylizeOptionsSchema } from '../shared/stylizeOptions.js';
-import { defaultWeightsPath, loadImage, loadNetwork, sharedDir, sharedImage } from './benchAssets.js';
+import { loadEngine } from '../helper/loadEngine.js';
+import { defaultWeightsPath, loadImage, sharedDir, sharedImage } from './benchAssets.js';
 import { measureSize, type SizeMeasurement } from './stepMeasurement.js';
 import { timeToQuality, type QualityResult } from './timeToQuality.js';
 
@@ -67,14 +68,14 @@ if (args['measure-size'] !== undefined) {
 }
 
 async function measureInThisProcess(size: number): Promise<SizeMeasurement & { device: string; backend: string }> {
-  const { selection, network } = await loadNetwork(backend as BackendChoice, weightsPath);
+  const engine = await loadEngine({ backend: backend as BackendChoice, weightsFlag: weightsPath });
   const content = sharedImage('golden_gate.jpg');
   const style = sharedImage('starry_night.jpg');
   const job = { content: await loadImage(content, size), style: await loadImage(style, size) };
   const square = { content: await loadImage(content, size, true), style: await loadImage(style, size, true) };
   const images = { steps: args['job-shaped'] ? job : square, job };
-  const measurement = await measureSize(network, images, size, steps);
-  return { ...measurement, backend: selection.name, device: selection.device };
+  const measurement = await measureSize(engine.network, images, size, steps);
+  return { ...measurement, backend: engine.backend.name, device: engine.backend.device };
 }
 
 interface TorchStep {
@@ -157,7 +158,7 @@ async function speed(): Promise<void> {
 }
 
 async function qualityComparison(): Promise<void> {
-  const { selection, network } = await loadNetwork(backend as BackendChoice, weightsPath);
+  const engine = await loadEngine({ backend: backend as BackendChoice, weightsFlag: weightsPath });
   const referenceIterations = positiveInteger(args['reference-iterations'], '--reference-iterations');
   const settings = {
     size: positiveInteger(args['quality-size'], '--quality-size'),
@@ -168,16 +169,16 @@ async function qualityComparison(): Promise<void> {
     gramTarget: args['gram-target'] === undefined ? undefined : Number(args['gram-target']),
     log,
   };
-  log(`backend ${selection.name}: ${selection.device}; machine: ${machine()}`);
+  log(`backend ${engine.backend.name}: ${engine.backend.device}; machine: ${machine()}`);
   const results: QualityResult[] = [];
   for (const pair of QUALITY_PAIRS) {
-    const result = await timeToQuality(network, pair, settings);
+    const result = await timeToQuality(engine.network, pair, settings);
     results.push(result);
     log(JSON.stringify({ ...result, singleScale: { ...result.singleScale, trajectory: undefined }, multiScale: { ...result.multiScale, trajectory: undefined } }));
   }
-  network.dispose();
+  engine.dispose();
   if (args.json) {
-    process.stdout.write(`${JSON.stringify({ backend: selection.name, quality: results })}\n`);
+    process.stdout.write(`${JSON.stringify({ backend: engine.backend.name, quality: results })}\n`);
     return;
   }
   for (const r of results) {

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { stylizeOptionsSchema } from './stylizeOptions.js';
+import { stylizeProgressSchema, type StylizeProgress } from './stylizeProgress.js';
 
 /**
  * The helper's HTTP API (version 1), shared by the helper (which validates requests and builds answers with these
@@ -91,16 +92,9 @@ export type CreateJobResponse = z.infer<typeof createJobResponseSchema>;
 export const jobStateSchema = z.enum(['queued', 'running', 'done', 'failed', 'canceled']);
 export type JobState = z.infer<typeof jobStateSchema>;
 
-export const jobProgressSchema = z.object({
-  iteration: z.number().int().min(0),
-  total: z.number().int().min(1),
-  contentLoss: z.number().nullable(),
-  styleLoss: z.number().nullable(),
-  elapsedMs: z.number().min(0),
-  /** Estimated time left, from the mean time per iteration so far; null before the first iteration. */
-  etaMs: z.number().min(0).nullable(),
-});
-export type JobProgress = z.infer<typeof jobProgressSchema>;
+/** A job's progress is the engine's own record (shared/stylizeProgress.ts), passed on as it is. */
+export const jobProgressSchema = stylizeProgressSchema;
+export type JobProgress = StylizeProgress;
 
 export const jobPreviewSchema = z.object({
   iteration: z.number().int().min(0),

@@ -1,5 +1,6 @@
 import type { Health } from '../../shared/protocol.js';
 import type { StylizeOptions } from '../../shared/stylizeOptions.js';
+import type { StylizeProgress } from '../../shared/stylizeProgress.js';
 import type { BackendChoice } from '../engine/index.js';
 import type { RgbImage } from '../engine/rgbImage.js';
 
@@ -41,13 +42,9 @@ export interface EngineMemory {
   readonly bytes: number;
 }
 
-/** One iteration's progress, with a preview when it is time for one. */
+/** One iteration's progress record as the engine made it, with a preview when it is time for one. */
 export interface EngineProgress {
-  readonly iteration: number;
-  readonly total: number;
-  readonly contentLoss: number;
-  readonly styleLoss: number;
-  readonly elapsedMs: number;
+  readonly progress: StylizeProgress;
   readonly preview: RgbImage | null;
 }
 
