@@ -31,6 +31,18 @@ export const errorBodySchema = z.object({
 });
 export type ErrorBody = z.infer<typeof errorBodySchema>;
 
+/** The engine's memory as of its start or its last job. */
+export const engineMemorySchema = z.object({
+  /** Live TensorFlow.js tensors, the network's weights and the style cache included. */
+  tensors: z.number().int(),
+  /** Of which held by the style Gram cache. */
+  cachedTensors: z.number().int(),
+  bytes: z.number(),
+  /** Live onnxruntime sessions (two per pooling used, on the onnxruntime backends). */
+  sessions: z.number().int(),
+});
+export type EngineMemory = z.infer<typeof engineMemorySchema>;
+
 /** What the helper says of itself to anyone who can reach it: nothing that reveals the machine or its files. */
 export const healthSchema = z.object({
   name: z.literal('gramstyle'),
@@ -57,10 +69,7 @@ export const healthSchema = z.object({
       weightsPath: z.string().nullable(),
       queueLength: z.number().int().min(0),
       busy: z.boolean(),
-      /** The engine's live tensors (the style cache holds cachedTensors of them) and bytes, as of its last job. */
-      engineMemory: z
-        .object({ tensors: z.number().int(), cachedTensors: z.number().int(), bytes: z.number() })
-        .nullable(),
+      engineMemory: engineMemorySchema.nullable(),
     })
     .nullable(),
 });

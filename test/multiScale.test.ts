@@ -11,6 +11,7 @@ import {
 } from '../helper/engine/index.js';
 import type { StylizeProgress } from '../shared/stylizeProgress.js';
 import { curvatureAtScale, resizeImage } from '../helper/engine/multiScale.js';
+import { TimeLeft } from '../helper/engine/timeLeft.js';
 import { readVggWeightsFile } from '../helper/weights/vggH5.js';
 import { loadSharedImage, realWeightsPath } from './support/sharedAssets.js';
 import { createTestNetwork, TEST_NETWORKS } from './support/networks.js';
@@ -63,6 +64,31 @@ describe('the scale schedule', () => {
       expect(schedule.every((s) => s.iterations >= 1)).toBe(true);
       expect(schedule.at(-1)).toMatchObject({ width: 4096, height: 4096 });
     }
+  });
+});
+
+describe('the time left of a coarse-to-fine job', () => {
+  const schedule = [
+    { width: 128, height: 96, iterations: 4 },
+    { width: 256, height: 192, iterations: 2 },
+    { width: 512, height: 384, iterations: 2 },
+  ];
+
+  it('counts each remaining iteration at the cost of its scale, the finer ones by their pixels', () => {
+    const timeLeft = new TimeLeft(schedule);
+    timeLeft.record(0, 30);
+    timeLeft.record(0, 10);
+    // 20 ms an iteration at 128 px: 2 more there, then 2 at 4× and 2 at 16× the pixels.
+    expect(timeLeft.estimateMs(0)).toBeCloseTo(2 * 20 + 2 * 80 + 2 * 320, 6);
+    timeLeft.record(0, 20);
+    timeLeft.record(0, 20);
+    // A finer scale's own cost replaces the estimate as soon as it is measured.
+    timeLeft.record(1, 100);
+    expect(timeLeft.estimateMs(1)).toBeCloseTo(100 + 2 * 400, 6);
+    timeLeft.record(1, 100);
+    timeLeft.record(2, 500);
+    timeLeft.record(2, 300);
+    expect(timeLeft.estimateMs(2)).toBe(0);
   });
 });
 

@@ -5,9 +5,10 @@
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import * as tf from '@tensorflow/tfjs-core';
-import type { StyleGrams, StyleTransfer } from '../engine/index.js';
-import { loadEngine } from '../loadEngine.js';
-import type { EngineJobRequest, EngineWorkerConfig, FromWorker, ToWorker } from './workerMessages.js';
+import type { StyleGrams } from '../engine/index.js';
+import { liveOnnxSessions } from '../engine/onnx/onnxGatysNetwork.js';
+import { loadEngine, type LoadedEngine } from '../loadEngine.js';
+import type { EngineJobRequest, EngineMemory, EngineWorkerConfig, FromWorker, ToWorker } from './workerMessages.js';
 
 const port = parentPort!;
 const config = workerData as EngineWorkerConfig;
@@ -41,6 +42,11 @@ class StyleGramCache {
     return targets;
   }
 
+  clear(): void {
+    for (const grams of this.entries.values()) tf.dispose([...grams]);
+    this.entries.clear();
+  }
+
   get tensorCount(): number {
     let count = 0;
     for (const grams of this.entries.values()) count += grams.length;
@@ -48,7 +54,7 @@ class StyleGramCache {
   }
 }
 
-async function start(): Promise<{ transfer: StyleTransfer }> {
+async function start(): Promise<LoadedEngine> {
   const engine = await loadEngine({
     backend: config.backend,
     weightsFlag: config.weightsFlag,
@@ -64,18 +70,22 @@ async function start(): Promise<{ transfer: StyleTransfer }> {
   });
   sendMemory();
   send({ type: 'ready', backend: engine.backend.name, device: engine.backend.device });
-  return { transfer: engine.transfer };
+  return engine;
 }
 
 const styleTargets = new StyleGramCache(config.styleCacheEntries);
 
-function sendMemory(): void {
+function engineMemory(): EngineMemory {
   const memory = tf.memory();
-  send({ type: 'memory', tensors: memory.numTensors, cachedTensors: styleTargets.tensorCount, bytes: memory.numBytes });
+  return { tensors: memory.numTensors, cachedTensors: styleTargets.tensorCount, bytes: memory.numBytes, sessions: liveOnnxSessions() };
+}
+
+function sendMemory(): void {
+  send({ type: 'memory', memory: engineMemory() });
 }
 const runningJobs = new Map<string, AbortController>();
 
-async function runJob(transfer: StyleTransfer, job: EngineJobRequest): Promise<void> {
+async function runJob(transfer: LoadedEngine['transfer'], job: EngineJobRequest): Promise<void> {
   const controller = new AbortController();
   runningJobs.set(job.jobId, controller);
   try {
@@ -151,5 +161,19 @@ port.on('message', (message: ToWorker) => {
     case 'cancel':
       runningJobs.get(message.jobId)?.abort(new Error('canceled'));
       break;
+    case 'shutdown':
+      void shutdown();
+      break;
   }
 });
+
+/** Stops the running job, then frees everything the engine holds and says what was left. */
+async function shutdown(): Promise<void> {
+  for (const controller of runningJobs.values()) controller.abort(new Error('the helper is shutting down'));
+  const engine = await started.catch(() => undefined);
+  // A job stops within one iteration; its own tensors are freed as it unwinds.
+  while (runningJobs.size > 0) await new Promise((resolve) => setTimeout(resolve, 10));
+  styleTargets.clear();
+  engine?.dispose();
+  send({ type: 'closed', memory: engineMemory() });
+}

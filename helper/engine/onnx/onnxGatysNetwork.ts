@@ -22,6 +22,24 @@ interface PoolingSessions {
   readonly objective: ort.InferenceSession;
 }
 
+/** Sessions created and not yet released, in this thread: what a disposed engine must bring back to 0. */
+let liveSessions = 0;
+export function liveOnnxSessions(): number {
+  return liveSessions;
+}
+
+async function createSession(model: Uint8Array, options: ort.InferenceSession.SessionOptions): Promise<ort.InferenceSession> {
+  const session = await ort.InferenceSession.create(model, options);
+  liveSessions += 1;
+  return session;
+}
+
+/** Releases a session now: onnxruntime-node frees it synchronously inside release(). */
+function releaseSession(session: ort.InferenceSession): void {
+  void session.release();
+  liveSessions -= 1;
+}
+
 /** How the sessions run: the execution provider's plan, and where the loop's tensors live. */
 export interface OnnxSessionSettings {
   readonly plan: ProviderPlan;
@@ -39,6 +57,8 @@ export interface OnnxSessionSettings {
  */
 export class OnnxGatysNetwork implements GatysNetwork {
   private readonly sessions = new Map<Pooling, Promise<PoolingSessions>>();
+  /** The sessions created so far, to release them synchronously in dispose(). */
+  private readonly created: ort.InferenceSession[] = [];
   private disposed = false;
 
   private constructor(
@@ -59,13 +79,22 @@ export class OnnxGatysNetwork implements GatysNetwork {
     if (!sessions) {
       sessions = (async () => {
         const options = this.sessionOptions();
-        const features = await ort.InferenceSession.create(featuresModel(this.weights, pooling), options);
+        const features = await createSession(featuresModel(this.weights, pooling), options);
+        let objective: ort.InferenceSession;
         try {
-          return { features, objective: await ort.InferenceSession.create(objectiveModel(this.weights, pooling), options) };
+          objective = await createSession(objectiveModel(this.weights, pooling), options);
         } catch (error) {
-          await features.release();
+          releaseSession(features);
           throw error;
         }
+        // Disposed while the sessions were being created: nobody will use them.
+        if (this.disposed) {
+          releaseSession(features);
+          releaseSession(objective);
+          throw new Error('this network has been disposed');
+        }
+        this.created.push(features, objective);
+        return { features, objective };
       })();
       // A failed creation is not cached: the next job may try again.
       sessions.catch(() => this.sessions.delete(pooling));
@@ -135,14 +164,8 @@ export class OnnxGatysNetwork implements GatysNetwork {
 
   dispose(): void {
     this.disposed = true;
-    const sessions = [...this.sessions.values()];
     this.sessions.clear();
-    for (const pending of sessions) {
-      void pending.then(
-        ({ features, objective }) => Promise.all([features.release(), objective.release()]),
-        () => undefined,
-      );
-    }
+    for (const session of this.created.splice(0)) releaseSession(session);
   }
 }
 
