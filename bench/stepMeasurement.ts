@@ -81,6 +81,57 @@ async function timeToFirstPreview(
   return seconds;
 }
 
+/** A default job end to end, as a user runs it (the engine loaded): its time, first preview and result. */
+export interface DefaultJobMeasurement {
+  readonly width: number;
+  readonly height: number;
+  readonly iterations: number;
+  /** From run() to the result, targets and every scale included. */
+  readonly seconds: number;
+  readonly firstPreviewSeconds: number;
+  /** Seconds spent at each scale, coarsest first, as "128×96: 12.3". */
+  readonly secondsPerScale: Record<string, number>;
+  readonly peakRssMb: number;
+  readonly result: RgbImage;
+}
+
+export async function measureDefaultJob(
+  network: GatysNetwork,
+  images: { content: RgbImage; style: RgbImage },
+): Promise<DefaultJobMeasurement> {
+  const options = stylizeOptionsSchema.parse({ size: Math.max(images.content.width, images.content.height) });
+  const startedAt = performance.now();
+  let firstPreviewSeconds = Number.NaN;
+  const secondsPerScale: Record<string, number> = {};
+  let scale = '';
+  let scaleStartedMs = 0;
+  let lastElapsedMs = 0;
+  const result = await new StyleTransfer(network).run({
+    ...images,
+    options,
+    onProgress: ({ progress, preview }) => {
+      if (Number.isNaN(firstPreviewSeconds)) {
+        preview(256);
+        firstPreviewSeconds = (performance.now() - startedAt) / 1000;
+      }
+      const key = `${progress.scale!.width}×${progress.scale!.height}`;
+      if (key !== scale) [scale, scaleStartedMs] = [key, lastElapsedMs];
+      secondsPerScale[key] = (progress.elapsedMs - scaleStartedMs) / 1000;
+      lastElapsedMs = progress.elapsedMs;
+    },
+  });
+  return {
+    width: result.image.width,
+    height: result.image.height,
+    iterations: result.iterations,
+    seconds: result.elapsedMs / 1000,
+    firstPreviewSeconds,
+    secondsPerScale,
+    peakRssMb: process.resourceUsage().maxRSS / 1024,
+    result: result.image,
+  };
+}
+
 function median(values: readonly number[]): number {
   const sorted = [...values].sort((a, b) => a - b);
   const middle = Math.floor(sorted.length / 2);

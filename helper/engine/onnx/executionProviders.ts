@@ -58,7 +58,15 @@ export function providerPlan(backend: OnnxBackendName): ProviderPlan | Error {
       return { executionProvider: 'dml', threads, device: 'GPU (onnxruntime DirectML)', softwareOnly: null, memoryPattern: false };
     case 'coreml':
       if (!supported.has('coreml')) return new Error('CoreML is only on macOS');
-      return { executionProvider: 'coreml', threads, device: 'Apple GPU and Neural Engine (onnxruntime CoreML)', softwareOnly: null, memoryPattern: true };
+      return {
+        // ML Program models take inputs of flexible size (the older NeuralNetwork format needs fixed shapes, and
+        // would leave every node of the symbolic-size graphs to the CPU). COREML_FLAG_CREATE_MLPROGRAM = 0x010.
+        executionProvider: { name: 'coreml', coreMlFlags: 0x010 },
+        threads,
+        device: 'Apple GPU and Neural Engine (onnxruntime CoreML)',
+        softwareOnly: null,
+        memoryPattern: true,
+      };
     case 'webgpu': {
       if (!supported.has('webgpu')) return new Error(`onnxruntime-node has no WebGPU provider for ${platform}`);
       const software = softwareGpuReason();
