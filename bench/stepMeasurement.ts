@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { stylizeOptionsSchema } from '../shared/stylizeOptions.js';
-import { StyleTransfer, convMultiplyAddsPerPixel, type RgbImage, type Vgg19Features } from '../helper/engine/index.js';
+import { StyleTransfer, convMultiplyAddsPerPixel, type GatysNetwork, type RgbImage } from '../helper/engine/index.js';
 
 /** What one size measures, in one fresh process (so that its peak memory is its own). */
 export interface SizeMeasurement {
@@ -23,7 +23,7 @@ export function stepFlops(image: { width: number; height: number }): number {
 }
 
 export async function measureSize(
-  network: Vgg19Features,
+  network: GatysNetwork,
   /** `steps` are timed on these (square crops, like the PyTorch reference); `job` is a job as a user would run it. */
   images: { steps: { content: RgbImage; style: RgbImage }; job: { content: RgbImage; style: RgbImage } },
   size: number,
@@ -36,7 +36,7 @@ export async function measureSize(
 
   // The first iteration also computes the targets and compiles kernels: it is the warm-up.
   const finishedAt: number[] = [];
-  await transfer.run({ ...images.steps, options, onProgress: (event) => void finishedAt.push(event.elapsedMs) });
+  await transfer.run({ ...images.steps, options, onProgress: (event) => void finishedAt.push(event.progress.elapsedMs) });
   const stepMs = finishedAt.slice(1).map((end, i) => end - finishedAt[i]!);
   const secondsPerStep = median(stepMs) / 1000;
 
@@ -79,6 +79,57 @@ async function timeToFirstPreview(
     if (!controller.signal.aborted) throw error;
   }
   return seconds;
+}
+
+/** A default job end to end, as a user runs it (the engine loaded): its time, first preview and result. */
+export interface DefaultJobMeasurement {
+  readonly width: number;
+  readonly height: number;
+  readonly iterations: number;
+  /** From run() to the result, targets and every scale included. */
+  readonly seconds: number;
+  readonly firstPreviewSeconds: number;
+  /** Seconds spent at each scale, coarsest first, as "128×96: 12.3". */
+  readonly secondsPerScale: Record<string, number>;
+  readonly peakRssMb: number;
+  readonly result: RgbImage;
+}
+
+export async function measureDefaultJob(
+  network: GatysNetwork,
+  images: { content: RgbImage; style: RgbImage },
+): Promise<DefaultJobMeasurement> {
+  const options = stylizeOptionsSchema.parse({ size: Math.max(images.content.width, images.content.height) });
+  const startedAt = performance.now();
+  let firstPreviewSeconds = Number.NaN;
+  const secondsPerScale: Record<string, number> = {};
+  let scale = '';
+  let scaleStartedMs = 0;
+  let lastElapsedMs = 0;
+  const result = await new StyleTransfer(network).run({
+    ...images,
+    options,
+    onProgress: ({ progress, preview }) => {
+      if (Number.isNaN(firstPreviewSeconds)) {
+        preview(256);
+        firstPreviewSeconds = (performance.now() - startedAt) / 1000;
+      }
+      const key = `${progress.scale!.width}×${progress.scale!.height}`;
+      if (key !== scale) [scale, scaleStartedMs] = [key, lastElapsedMs];
+      secondsPerScale[key] = (progress.elapsedMs - scaleStartedMs) / 1000;
+      lastElapsedMs = progress.elapsedMs;
+    },
+  });
+  return {
+    width: result.image.width,
+    height: result.image.height,
+    iterations: result.iterations,
+    seconds: result.elapsedMs / 1000,
+    firstPreviewSeconds,
+    secondsPerScale,
+    peakRssMb: process.resourceUsage().maxRSS / 1024,
+    result: result.image,
+  };
 }
 
 function median(values: readonly number[]): number {

@@ -3,12 +3,15 @@
  *                 [--weights FILE]
  * npm run bench -- --quality [--json] [--backend NAME] [--quality-size 512] [--reference-iterations 200]
  *                            [--multi-iterations 200] [--gram-target D]
+ * npm run bench -- --job [--json] [--backend NAME] [--quality-size 512]
  *
  * Speed: per size, in a fresh process each (peak memory is per process), the median seconds per optimization step,
  * GFLOP/s, peak memory and the time to a job's first preview; --torch times ../shared/bench/torch_step.py (the
  * same step in PyTorch on this CPU) right after each size, for a ratio measured under the same load. Steps run on
  * square crops (the FLOPs of size × size, as the PyTorch reference); --job-shaped runs them on the photo's own
  * aspect ratio instead (a 1024 px job is 1024 × 768), which is what a user's job needs in memory.
+ * Job: the default Standard job (512 px, default options) end to end on each real image pair, the engine already
+ * loaded: its seconds (per scale too), first preview, peak memory and the result's distances to content and style.
  * Quality: at 512 px, on two real image pairs, how long coarse-to-fine takes to reach the single-scale result's quality;
  * unless told otherwise both jobs run a default job's 200 iterations, so the reference is what a user gets with
  * multiScale off. The two jobs of a pair take turns iteration by iteration and each counts only its own turns, so the
@@ -20,10 +23,11 @@ import { cpus, totalmem } from 'node:os';
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs, promisify } from 'node:util';
-import { isBackendChoice, type BackendChoice } from '../helper/engine/index.js';
+import { distanceJudge, isBackendChoice, type BackendChoice } from '../helper/engine/index.js';
 import { stylizeOptionsSchema } from '../shared/stylizeOptions.js';
-import { defaultWeightsPath, loadImage, loadNetwork, sharedDir, sharedImage } from './benchAssets.js';
-import { measureSize, type SizeMeasurement } from './stepMeasurement.js';
+import { loadEngine } from '../helper/loadEngine.js';
+import { defaultWeightsPath, loadImage, sharedDir, sharedImage } from './benchAssets.js';
+import { measureDefaultJob, measureSize, type SizeMeasurement } from './stepMeasurement.js';
 import { timeToQuality, type QualityResult } from './timeToQuality.js';
 
 const run = promisify(execFile);
@@ -43,6 +47,7 @@ const { values: args } = parseArgs({
     'job-shaped': { type: 'boolean', default: false },
     weights: { type: 'string' },
     quality: { type: 'boolean', default: false },
+    job: { type: 'boolean', default: false },
     'quality-size': { type: 'string', default: '512' },
     'reference-iterations': { type: 'string', default: String(stylizeOptionsSchema.parse({}).iterations) },
     'multi-iterations': { type: 'string' },
@@ -62,19 +67,21 @@ if (args['measure-size'] !== undefined) {
   process.stdout.write(`${JSON.stringify(await measureInThisProcess(positiveInteger(args['measure-size'], 'size')))}\n`);
 } else if (args.quality) {
   await qualityComparison();
+} else if (args.job) {
+  await defaultJobs();
 } else {
   await speed();
 }
 
 async function measureInThisProcess(size: number): Promise<SizeMeasurement & { device: string; backend: string }> {
-  const { selection, network } = await loadNetwork(backend as BackendChoice, weightsPath);
+  const engine = await loadEngine({ backend: backend as BackendChoice, weightsFlag: weightsPath });
   const content = sharedImage('golden_gate.jpg');
   const style = sharedImage('starry_night.jpg');
   const job = { content: await loadImage(content, size), style: await loadImage(style, size) };
   const square = { content: await loadImage(content, size, true), style: await loadImage(style, size, true) };
   const images = { steps: args['job-shaped'] ? job : square, job };
-  const measurement = await measureSize(network, images, size, steps);
-  return { ...measurement, backend: selection.name, device: selection.device };
+  const measurement = await measureSize(engine.network, images, size, steps);
+  return { ...measurement, backend: engine.backend.name, device: engine.backend.device };
 }
 
 interface TorchStep {
@@ -157,7 +164,7 @@ async function speed(): Promise<void> {
 }
 
 async function qualityComparison(): Promise<void> {
-  const { selection, network } = await loadNetwork(backend as BackendChoice, weightsPath);
+  const engine = await loadEngine({ backend: backend as BackendChoice, weightsFlag: weightsPath });
   const referenceIterations = positiveInteger(args['reference-iterations'], '--reference-iterations');
   const settings = {
     size: positiveInteger(args['quality-size'], '--quality-size'),
@@ -168,16 +175,16 @@ async function qualityComparison(): Promise<void> {
     gramTarget: args['gram-target'] === undefined ? undefined : Number(args['gram-target']),
     log,
   };
-  log(`backend ${selection.name}: ${selection.device}; machine: ${machine()}`);
+  log(`backend ${engine.backend.name}: ${engine.backend.device}; machine: ${machine()}`);
   const results: QualityResult[] = [];
   for (const pair of QUALITY_PAIRS) {
-    const result = await timeToQuality(network, pair, settings);
+    const result = await timeToQuality(engine.network, pair, settings);
     results.push(result);
     log(JSON.stringify({ ...result, singleScale: { ...result.singleScale, trajectory: undefined }, multiScale: { ...result.multiScale, trajectory: undefined } }));
   }
-  network.dispose();
+  engine.dispose();
   if (args.json) {
-    process.stdout.write(`${JSON.stringify({ backend: selection.name, quality: results })}\n`);
+    process.stdout.write(`${JSON.stringify({ backend: engine.backend.name, quality: results })}\n`);
     return;
   }
   for (const r of results) {
@@ -199,6 +206,32 @@ async function qualityComparison(): Promise<void> {
       console.log(`  multi-scale reached single-scale quality in ${((100 * multiSeconds) / singleSeconds).toFixed(1)}% of single-scale's time (target: at most 50%)`);
     }
   }
+}
+
+async function defaultJobs(): Promise<void> {
+  const engine = await loadEngine({ backend: backend as BackendChoice, weightsFlag: weightsPath });
+  const size = positiveInteger(args['quality-size'], '--quality-size');
+  log(`backend ${engine.backend.name}: ${engine.backend.device}; machine: ${machine()}`);
+  const results = [];
+  for (const pair of QUALITY_PAIRS) {
+    const images = { content: await loadImage(pair.content, size), style: await loadImage(pair.style, size) };
+    const { result, ...measured } = await measureDefaultJob(engine.network, images);
+    const judge = await distanceJudge(engine.network, images.content, images.style);
+    const distances = await judge(result);
+    judge.dispose();
+    const name = `${pair.content.split('/').pop()} × ${pair.style.split('/').pop()}`;
+    results.push({ pair: name, ...measured, distances });
+    if (!args.json) {
+      const scales = Object.entries(measured.secondsPerScale).map(([scale, seconds]) => `${scale} ${seconds.toFixed(1)} s`).join(', ');
+      console.log(
+        `${name}: ${measured.width}×${measured.height}, ${measured.iterations} iterations in ${measured.seconds.toFixed(1)} s ` +
+          `(${scales}); first preview after ${measured.firstPreviewSeconds.toFixed(2)} s; peak RSS ${measured.peakRssMb.toFixed(0)} MB; ` +
+          `Gram distance ${distances.gram.toFixed(4)}, content distance ${distances.content.toFixed(4)}`,
+      );
+    }
+  }
+  engine.dispose();
+  if (args.json) process.stdout.write(`${JSON.stringify({ backend: engine.backend.name, jobs: results })}\n`);
 }
 
 function machine(): string {

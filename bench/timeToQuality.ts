@@ -5,7 +5,7 @@ import {
   StyleTransfer,
   type Distances,
   type RgbImage,
-  type Vgg19Features,
+  type GatysNetwork,
 } from '../helper/engine/index.js';
 import { loadImage } from './benchAssets.js';
 
@@ -84,7 +84,7 @@ function gramDistanceOfLosses(styleLayerLosses: readonly number[]): number {
 const QUALITY_TOLERANCE = 1.05;
 
 export async function timeToQuality(
-  network: Vgg19Features,
+  network: GatysNetwork,
   pair: QualityPair,
   settings: QualitySettings,
 ): Promise<QualityResult> {
@@ -92,7 +92,7 @@ export async function timeToQuality(
   const content = await loadImage(pair.content, size);
   const style = await loadImage(pair.style, size);
   const transfer = new StyleTransfer(network);
-  const judge = distanceJudge(network, content, style);
+  const judge = await distanceJudge(network, content, style);
   const name = `${basename(pair.content)} × ${basename(pair.style)}`;
   const schedule = scaleSchedule(content, settings.multiScaleIterations, 'on')
     .map((scale) => `${Math.max(scale.width, scale.height)} px × ${scale.iterations}`)
@@ -121,15 +121,15 @@ export async function timeToQuality(
     ]);
     const wallSeconds = (performance.now() - wallStart) / 1000;
     log(`${name}: judging the rendered image of every iteration at ${size} px`);
-    const judgeRun = (run: RunOutcome): TrajectoryPoint[] =>
-      run.trajectory.map(({ iteration, seconds, losses, image }) => ({
-        iteration,
-        seconds,
-        rendered: judge(image),
-        losses,
-      }));
-    const singleTrajectory = judgeRun(single);
-    const multiTrajectory = judgeRun(multi);
+    const judgeRun = async (run: RunOutcome): Promise<TrajectoryPoint[]> => {
+      const points: TrajectoryPoint[] = [];
+      for (const { iteration, seconds, losses, image } of run.trajectory) {
+        points.push({ iteration, seconds, rendered: await judge(image), losses });
+      }
+      return points;
+    };
+    const singleTrajectory = await judgeRun(single);
+    const multiTrajectory = await judgeRun(multi);
     const reference = singleTrajectory[singleTrajectory.length - 1]!;
     const gramTarget = settings.gramTarget ?? reference.rendered.gram;
     const reachedReference = ({ rendered }: TrajectoryPoint): boolean =>
@@ -233,12 +233,12 @@ async function runInTurns(
       content,
       style,
       options,
-      onProgress: async (event) => {
+      onProgress: async ({ progress: event, preview }) => {
         endTurn();
         const seconds = ownMs / 1000;
         const losses = {
           gram: gramDistanceOfLosses(event.styleLayerLosses ?? []),
-          content: Math.sqrt(event.contentLoss),
+          content: Math.sqrt(event.contentLoss ?? Number.NaN),
         };
         const scale = event.scale ? `${event.scale.width}×${event.scale.height}` : '';
         job.log(
@@ -246,7 +246,7 @@ async function runInTurns(
             `content ${losses.content.toFixed(4)} ${seconds.toFixed(1)} s`,
         );
         if (!event.scale || event.scale.index === event.scale.count - 1) {
-          trajectory.push({ iteration: event.iteration, seconds, losses, image: event.preview() });
+          trajectory.push({ iteration: event.iteration, seconds, losses, image: preview() });
         }
         turns.end();
         await beginTurn();

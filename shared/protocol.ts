@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { stylizeOptionsSchema } from './stylizeOptions.js';
+import { stylizeProgressSchema, type StylizeProgress } from './stylizeProgress.js';
 
 /**
  * The helper's HTTP API (version 1), shared by the helper (which validates requests and builds answers with these
@@ -30,6 +31,18 @@ export const errorBodySchema = z.object({
 });
 export type ErrorBody = z.infer<typeof errorBodySchema>;
 
+/** The engine's memory as of its start or its last job. */
+export const engineMemorySchema = z.object({
+  /** Live TensorFlow.js tensors, the network's weights and the style cache included. */
+  tensors: z.number().int(),
+  /** Of which held by the style Gram cache. */
+  cachedTensors: z.number().int(),
+  bytes: z.number(),
+  /** Live onnxruntime sessions (two per pooling used, on the onnxruntime backends). */
+  sessions: z.number().int(),
+});
+export type EngineMemory = z.infer<typeof engineMemorySchema>;
+
 /** What the helper says of itself to anyone who can reach it: nothing that reveals the machine or its files. */
 export const healthSchema = z.object({
   name: z.literal('gramstyle'),
@@ -56,10 +69,7 @@ export const healthSchema = z.object({
       weightsPath: z.string().nullable(),
       queueLength: z.number().int().min(0),
       busy: z.boolean(),
-      /** The engine's live tensors (the style cache holds cachedTensors of them) and bytes, as of its last job. */
-      engineMemory: z
-        .object({ tensors: z.number().int(), cachedTensors: z.number().int(), bytes: z.number() })
-        .nullable(),
+      engineMemory: engineMemorySchema.nullable(),
     })
     .nullable(),
 });
@@ -91,16 +101,9 @@ export type CreateJobResponse = z.infer<typeof createJobResponseSchema>;
 export const jobStateSchema = z.enum(['queued', 'running', 'done', 'failed', 'canceled']);
 export type JobState = z.infer<typeof jobStateSchema>;
 
-export const jobProgressSchema = z.object({
-  iteration: z.number().int().min(0),
-  total: z.number().int().min(1),
-  contentLoss: z.number().nullable(),
-  styleLoss: z.number().nullable(),
-  elapsedMs: z.number().min(0),
-  /** Estimated time left, from the mean time per iteration so far; null before the first iteration. */
-  etaMs: z.number().min(0).nullable(),
-});
-export type JobProgress = z.infer<typeof jobProgressSchema>;
+/** A job's progress is the engine's own record (shared/stylizeProgress.ts), passed on as it is. */
+export const jobProgressSchema = stylizeProgressSchema;
+export type JobProgress = StylizeProgress;
 
 export const jobPreviewSchema = z.object({
   iteration: z.number().int().min(0),

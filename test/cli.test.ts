@@ -114,7 +114,7 @@ describe('gramstyle stylize: wrong input fails fast and says why', () => {
 
   it('an unknown backend', async () => {
     await expectFailure(['stylize', contentPath, stylePath, '-o', join(dir, 'out.png'), '--backend', 'foo'], 2, [
-      '--backend: unknown backend "foo" (choose auto, tensorflow-gpu, tensorflow, wasm or cpu)',
+      '--backend: unknown backend "foo" (choose auto, tensorflow-gpu, onnxruntime-cuda, onnxruntime-dml, onnxruntime-coreml, onnxruntime-webgpu, onnxruntime, tensorflow, wasm or cpu)',
     ]);
   });
 

@@ -10,7 +10,7 @@ import {
   maxPoolBackward,
   pool2x2,
   type GradientPath,
-} from '../helper/engine/fastGradients.js';
+} from '../helper/engine/tfjs/fastGradients.js';
 import { useTestBackend } from './support/tfBackend.js';
 import { relativeError, values } from './support/tensorMath.js';
 

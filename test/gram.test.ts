@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { convRelu, gramMatrix, makeBackwardKernel, type GradientPath } from '../helper/engine/fastGradients.js';
+import { convRelu, gramMatrix, makeBackwardKernel, type GradientPath } from '../helper/engine/tfjs/fastGradients.js';
 import { useTestBackend } from './support/tfBackend.js';
 
 // The worked example: a 4×4 RGB image through one 3×3 convolution with 8 filters (ReLU) gives features that,

@@ -5,7 +5,7 @@ import {
   relativeSquaredError,
   totalVariationLoss,
   weightedStyleLoss,
-} from '../helper/engine/losses.js';
+} from '../helper/engine/tfjs/losses.js';
 import { styleRatioForStrength } from '../helper/engine/strength.js';
 import { useTestBackend } from './support/tfBackend.js';
 

@@ -3,17 +3,18 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { stylizeOptionsSchema, type StylizeOptionsInput } from '../shared/stylizeOptions.js';
 import {
   StyleTransfer,
-  Vgg19Features,
-  disposeStyleGramTargets,
-  preferredGradientPath,
+  TfjsGatysNetwork,
   scaleSchedule,
-  type ProgressEvent,
+  type GatysNetwork,
   type RgbImage,
-  type StyleGramTargets,
+  type StyleGrams,
 } from '../helper/engine/index.js';
+import type { StylizeProgress } from '../shared/stylizeProgress.js';
 import { curvatureAtScale, resizeImage } from '../helper/engine/multiScale.js';
+import { TimeLeft } from '../helper/engine/timeLeft.js';
 import { readVggWeightsFile } from '../helper/weights/vggH5.js';
 import { loadSharedImage, realWeightsPath } from './support/sharedAssets.js';
+import { createTestNetwork, TEST_NETWORKS } from './support/networks.js';
 import { useTestBackend } from './support/tfBackend.js';
 
 describe('the scale schedule', () => {
@@ -66,15 +67,39 @@ describe('the scale schedule', () => {
   });
 });
 
-describe('coarse-to-fine style transfer (real VGG-19 weights, 96 px)', () => {
-  let network: Vgg19Features;
+describe('the time left of a coarse-to-fine job', () => {
+  const schedule = [
+    { width: 128, height: 96, iterations: 4 },
+    { width: 256, height: 192, iterations: 2 },
+    { width: 512, height: 384, iterations: 2 },
+  ];
+
+  it('counts each remaining iteration at the cost of its scale, the finer ones by their pixels', () => {
+    const timeLeft = new TimeLeft(schedule);
+    timeLeft.record(0, 30);
+    timeLeft.record(0, 10);
+    // 20 ms an iteration at 128 px: 2 more there, then 2 at 4× and 2 at 16× the pixels.
+    expect(timeLeft.estimateMs(0)).toBeCloseTo(2 * 20 + 2 * 80 + 2 * 320, 6);
+    timeLeft.record(0, 20);
+    timeLeft.record(0, 20);
+    // A finer scale's own cost replaces the estimate as soon as it is measured.
+    timeLeft.record(1, 100);
+    expect(timeLeft.estimateMs(1)).toBeCloseTo(100 + 2 * 400, 6);
+    timeLeft.record(1, 100);
+    timeLeft.record(2, 500);
+    timeLeft.record(2, 300);
+    expect(timeLeft.estimateMs(2)).toBe(0);
+  });
+});
+
+describe.each(TEST_NETWORKS)('coarse-to-fine style transfer on %s (real VGG-19 weights, 96 px)', (kind) => {
+  let network: GatysNetwork;
   let transfer: StyleTransfer;
   let content: RgbImage;
   let style: RgbImage;
 
   beforeAll(async () => {
-    await useTestBackend();
-    network = new Vgg19Features(await readVggWeightsFile(realWeightsPath()), preferredGradientPath('wasm'));
+    network = await createTestNetwork(kind, await readVggWeightsFile(realWeightsPath()));
     transfer = new StyleTransfer(network);
     content = await loadSharedImage('golden_gate.jpg', 96);
     style = await loadSharedImage('starry_night.jpg', 96);
@@ -87,15 +112,15 @@ describe('coarse-to-fine style transfer (real VGG-19 weights, 96 px)', () => {
 
   it('runs the schedule coarse to fine, counts iterations over all scales, and returns the requested size', async () => {
     const before = tf.memory().numTensors;
-    const events: ProgressEvent[] = [];
+    const events: StylizeProgress[] = [];
     const previews: RgbImage[] = [];
     const result = await transfer.run({
       content,
       style,
       options: options(),
-      onProgress: (event) => {
-        events.push(event);
-        previews.push(event.preview());
+      onProgress: ({ progress, preview }) => {
+        events.push(progress);
+        previews.push(preview());
       },
     });
     expect(tf.memory().numTensors).toBe(before);
@@ -107,14 +132,14 @@ describe('coarse-to-fine style transfer (real VGG-19 weights, 96 px)', () => {
     expect(events.every((e) => e.total === 8)).toBe(true);
     const half = { width: Math.round(content.width / 2), height: Math.round(content.height / 2) };
     expect(events.map((e) => e.scale?.index)).toEqual([0, 0, 0, 0, 1, 1, 1, 1]);
-    expect(events[0]!.scale).toEqual({ index: 0, count: 2, ...half });
-    expect(events[7]!.scale).toEqual({ index: 1, count: 2, width: content.width, height: content.height });
+    expect(events[0]!.scale).toEqual({ index: 0, count: 2, ...half, iterations: 4 });
+    expect(events[7]!.scale).toEqual({ index: 1, count: 2, width: content.width, height: content.height, iterations: 4 });
     // Previews come from the current scale.
     expect([previews[0]!.width, previews[0]!.height]).toEqual([half.width, half.height]);
     expect([previews[7]!.width, previews[7]!.height]).toEqual([content.width, content.height]);
     expect(events.every((e) => e.styleLayerLosses?.length === 5 && Number.isFinite(e.contentLoss))).toBe(true);
     // The coarse scale stylized: its style loss fell well below where it started.
-    expect(events[3]!.styleLoss).toBeLessThan(events[0]!.styleLoss / 2);
+    expect(events[3]!.styleLoss!).toBeLessThan(events[0]!.styleLoss! / 2);
     expect(result.styleLoss).toBe(events[7]!.styleLoss);
   }, 120_000);
 
@@ -127,9 +152,9 @@ describe('coarse-to-fine style transfer (real VGG-19 weights, 96 px)', () => {
       style,
       options: options(),
       signal: controller.signal,
-      onProgress: (event) => {
-        last = event.iteration;
-        if (event.iteration === 2) controller.abort(new Error('canceled by test'));
+      onProgress: ({ progress }) => {
+        last = progress.iteration;
+        if (progress.iteration === 2) controller.abort(new Error('canceled by test'));
       },
     });
     await expect(run).rejects.toThrow('canceled by test');
@@ -138,11 +163,11 @@ describe('coarse-to-fine style transfer (real VGG-19 weights, 96 px)', () => {
   });
 
   it('asks a style target cache once per scale and never disposes what it returns', async () => {
-    const cache = new Map<string, StyleGramTargets>();
+    const cache = new Map<string, StyleGrams>();
     const asked: string[] = [];
-    const styleTargetCache = (key: string, compute: () => StyleGramTargets): StyleGramTargets => {
+    const styleTargetCache = async (key: string, compute: () => Promise<StyleGrams>): Promise<StyleGrams> => {
       asked.push(key);
-      if (!cache.has(key)) cache.set(key, compute());
+      if (!cache.has(key)) cache.set(key, await compute());
       return cache.get(key)!;
     };
     const before = tf.memory().numTensors;
@@ -151,8 +176,8 @@ describe('coarse-to-fine style transfer (real VGG-19 weights, 96 px)', () => {
     const keys = [`${Math.round(style.width / 2)}x${Math.round(style.height / 2)}:avg`, `${style.width}x${style.height}:avg`];
     expect(asked).toEqual([...keys, ...keys]);
     expect(cache.size).toBe(2);
-    expect(tf.memory().numTensors).toBe(before + 2 * 5 * 2);
-    for (const targets of cache.values()) disposeStyleGramTargets(targets);
+    expect(tf.memory().numTensors).toBe(before + 2 * 5);
+    for (const grams of cache.values()) tf.dispose([...grams]);
     expect(tf.memory().numTensors).toBe(before);
   }, 60_000);
 });
@@ -160,7 +185,7 @@ describe('coarse-to-fine style transfer (real VGG-19 weights, 96 px)', () => {
 describe('memory limits', () => {
   it("refuses a job too large for wasm's 4 GiB heap at once instead of aborting the process", async () => {
     await useTestBackend();
-    const network = new Vgg19Features(await readVggWeightsFile(realWeightsPath()), 'custom');
+    const network = new TfjsGatysNetwork(await readVggWeightsFile(realWeightsPath()), 'custom', true);
     // 1024 × 1024 runs (bench/); 1400 × 1000 would need about 3.4 GiB of tensors.
     const huge: RgbImage = { width: 1400, height: 1000, data: new Uint8Array(1400 * 1000 * 3) };
     const options = stylizeOptionsSchema.parse({ size: 1400, iterations: 1 });

@@ -13,7 +13,7 @@ function objectiveOf(f: (x: tf.Tensor) => tf.Scalar): Objective & { evaluations:
     const { value, grad } = valueAndGradient(x);
     const [loss] = await value.data();
     value.dispose();
-    return { loss: loss!, gradient: grad };
+    return { loss: loss!, gradient: grad, details: undefined };
   };
   objective.evaluations = 0;
   return objective;
@@ -21,7 +21,7 @@ function objectiveOf(f: (x: tf.Tensor) => tf.Scalar): Objective & { evaluations:
 
 async function minimize(optimizer: Optimizer, iterations: number): Promise<{ x: number[]; loss: number }> {
   let loss = Number.NaN;
-  for (let i = 0; i < iterations; i++) loss = await optimizer.step();
+  for (let i = 0; i < iterations; i++) loss = (await optimizer.step()).loss;
   const x = Array.from(optimizer.x.dataSync());
   optimizer.dispose();
   return { x, loss };
@@ -80,7 +80,7 @@ describe('L-BFGS', () => {
       const x0 = tf.zeros([N]);
       const optimizer = new Lbfgs(x0, objective, { historySize: N }, carried);
       x0.dispose();
-      const loss = await optimizer.step();
+      const { loss } = await optimizer.step();
       optimizer.dispose();
       return { loss, evaluations: objective.evaluations };
     };
@@ -141,6 +141,34 @@ describe('L-BFGS', () => {
     expect(outside).toEqual([]);
     x.forEach((value, i) => expect(value).toBeCloseTo(boxedCentre[i]!, 3));
     tf.dispose([bounds.lower, bounds.upper]);
+    expect(tf.memory().numTensors).toBe(before);
+  });
+
+  it('reports the point it accepted, never a rejected trial point of its line search', async () => {
+    const before = tf.memory().numTensors;
+    // The details of an evaluation name the point it was made at.
+    const evaluate = tf.valueAndGrad(rosenbrock);
+    let evaluations = 0;
+    const objective = async (x: tf.Tensor): Promise<Evaluation<number[]>> => {
+      evaluations += 1;
+      const { value, grad } = evaluate(x);
+      const [loss] = await value.data();
+      value.dispose();
+      return { loss: loss!, gradient: grad, details: Array.from(x.dataSync()) };
+    };
+    const x0 = tf.tensor1d([-1.2, 1]);
+    const optimizer = new Lbfgs(x0, objective, { historySize: 5 });
+    x0.dispose();
+    let backtracked = 0;
+    for (let i = 0; i < 40; i++) {
+      const evaluationsBefore = evaluations;
+      const accepted = await optimizer.step();
+      if (evaluations - evaluationsBefore > 1 + (i === 0 ? 1 : 0)) backtracked += 1;
+      expect(accepted.details).toEqual(Array.from(optimizer.x.dataSync()));
+      expect(accepted.loss).toBeCloseTo(tf.tidy(() => rosenbrock(optimizer.x).dataSync()[0]!), 4);
+    }
+    expect(backtracked).toBeGreaterThan(0);
+    optimizer.dispose();
     expect(tf.memory().numTensors).toBe(before);
   });
 

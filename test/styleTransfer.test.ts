@@ -4,26 +4,23 @@ import { stylizeOptionsSchema, type StylizeOptionsInput } from '../shared/styliz
 import {
   distanceJudge,
   StyleTransfer,
-  Vgg19Features,
+  type GatysNetwork,
   type ProgressEvent,
   type RgbImage,
   type StylizeResult,
+  type VggWeights,
 } from '../helper/engine/index.js';
 import { imageToTensor } from '../helper/engine/rgbImage.js';
 import { readVggWeightsFile } from '../helper/weights/vggH5.js';
+import type { StylizeProgress } from '../shared/stylizeProgress.js';
+import { createTestNetwork, TEST_NETWORKS } from './support/networks.js';
 import { loadSharedImage, realWeightsPath } from './support/sharedAssets.js';
-import { useTestBackend } from './support/tfBackend.js';
 
 const SIZE = 64;
 
-let network: Vgg19Features;
-let transfer: StyleTransfer;
+let weights: VggWeights;
 let content: RgbImage;
 let style: RgbImage;
-
-async function stylize(options: StylizeOptionsInput, extra: { signal?: AbortSignal; onProgress?: (e: ProgressEvent) => void } = {}): Promise<StylizeResult> {
-  return transfer.run({ content, style, options: stylizeOptionsSchema.parse({ size: SIZE, ...options }), ...extra });
-}
 
 /** The style painting squeezed to the content's size: an unrelated image, the yardstick for "lost the content". */
 function unrelatedImageOfContentSize(): RgbImage {
@@ -34,30 +31,43 @@ function unrelatedImageOfContentSize(): RgbImage {
 }
 
 beforeAll(async () => {
-  await useTestBackend();
-  network = new Vgg19Features(await readVggWeightsFile(realWeightsPath()), 'custom');
-  transfer = new StyleTransfer(network);
+  weights = await readVggWeightsFile(realWeightsPath());
   content = await loadSharedImage('golden_gate.jpg', SIZE);
   style = await loadSharedImage('starry_night.jpg', SIZE);
 });
 
-afterAll(() => network?.dispose());
+describe.each(TEST_NETWORKS)('style transfer end to end on %s (real VGG-19 weights, 64 px)', (kind) => {
+  let network: GatysNetwork;
+  let transfer: StyleTransfer;
 
-describe('style transfer end to end (real VGG-19 weights, 64 px)', () => {
+  beforeAll(async () => {
+    network = await createTestNetwork(kind, weights);
+    transfer = new StyleTransfer(network);
+  });
+
+  afterAll(() => network?.dispose());
+
+  async function stylize(
+    options: StylizeOptionsInput,
+    extra: { signal?: AbortSignal; onProgress?: (e: ProgressEvent) => void } = {},
+  ): Promise<StylizeResult> {
+    return transfer.run({ content, style, options: stylizeOptionsSchema.parse({ size: SIZE, ...options }), ...extra });
+  }
+
   it('moves the Gram matrices halfway to the style while keeping the content, and leaks no tensor over two runs', async () => {
     const before = tf.memory().numTensors;
-    const events: ProgressEvent[] = [];
-    const result = await stylize({ iterations: 40 }, { onProgress: (event) => void events.push(event) });
+    const events: StylizeProgress[] = [];
+    const result = await stylize({ iterations: 40 }, { onProgress: ({ progress }) => void events.push(progress) });
     const second = await stylize({ iterations: 3 });
     expect(tf.memory().numTensors).toBe(before);
     expect(second.iterations).toBe(3);
 
     expect(result.image.width).toBe(content.width);
     expect(result.image.height).toBe(content.height);
-    const distances = distanceJudge(network, content, style);
-    const start = distances(content);
-    const end = distances(result.image);
-    const unrelated = distances(unrelatedImageOfContentSize());
+    const distances = await distanceJudge(network, content, style);
+    const start = await distances(content);
+    const end = await distances(result.image);
+    const unrelated = await distances(unrelatedImageOfContentSize());
     // The style representation moved at least halfway from the content's own Gram matrices to the painting's.
     expect(end.gram).toBeLessThanOrEqual(start.gram / 2);
     // The content representation changed (it is stylized) but stayed clearly closer to the photo than an unrelated
@@ -68,21 +78,21 @@ describe('style transfer end to end (real VGG-19 weights, 64 px)', () => {
     expect(end.content).toBeLessThan(0.85 * unrelated.content);
 
     // The slider works: a lower strength keeps more content and less style.
-    const gentler = distances((await stylize({ iterations: 40, strength: 30 })).image);
+    const gentler = await distances((await stylize({ iterations: 40, strength: 30 })).image);
     expect(gentler.content).toBeLessThan(end.content);
     expect(gentler.gram).toBeGreaterThan(end.gram);
     distances.dispose();
 
     expect(events.map((e) => e.iteration)).toEqual(Array.from({ length: 40 }, (_, i) => i + 1));
     expect(events.every((e) => e.total === 40 && Number.isFinite(e.contentLoss) && Number.isFinite(e.styleLoss))).toBe(true);
-    expect(events[39]!.styleLoss).toBeLessThan(events[0]!.styleLoss / 4);
+    expect(events[39]!.styleLoss!).toBeLessThan(events[0]!.styleLoss! / 4);
     expect(events[39]!.elapsedMs).toBeGreaterThan(events[0]!.elapsedMs);
     expect(result.styleLoss).toBe(events[39]!.styleLoss);
   }, 180_000);
 
   it('renders previews, scaled down on request', async () => {
     const previews: RgbImage[] = [];
-    await stylize({ iterations: 2 }, { onProgress: (event) => void previews.push(event.preview(32)) });
+    await stylize({ iterations: 2 }, { onProgress: ({ preview }) => void previews.push(preview(32)) });
     expect(previews).toHaveLength(2);
     expect(Math.max(previews[0]!.width, previews[0]!.height)).toBe(32);
     expect(previews[0]!.data.length).toBe(previews[0]!.width * previews[0]!.height * 3);
@@ -110,9 +120,9 @@ describe('style transfer end to end (real VGG-19 weights, 64 px)', () => {
       { iterations: 50 },
       {
         signal: controller.signal,
-        onProgress: (event) => {
-          lastIteration = event.iteration;
-          if (event.iteration === 2) controller.abort(new Error('canceled by test'));
+        onProgress: ({ progress }) => {
+          lastIteration = progress.iteration;
+          if (progress.iteration === 2) controller.abort(new Error('canceled by test'));
         },
       },
     );
@@ -133,4 +143,33 @@ describe('style transfer end to end (real VGG-19 weights, 64 px)', () => {
     }
     expect(tf.memory().numTensors).toBe(before);
   });
+});
+
+describe('the same job on every backend', () => {
+  it('lands within 2% of the wasm result on onnxruntime: Gram and content distances, judged alike', async () => {
+    const options = stylizeOptionsSchema.parse({ size: SIZE, iterations: 30 });
+    const results = new Map<string, RgbImage>();
+    for (const kind of TEST_NETWORKS) {
+      const network = await createTestNetwork(kind, weights);
+      try {
+        results.set(kind, (await new StyleTransfer(network).run({ content, style, options })).image);
+      } finally {
+        network.dispose();
+      }
+    }
+    const judgeNetwork = await createTestNetwork('wasm', weights);
+    const judge = await distanceJudge(judgeNetwork, content, style);
+    try {
+      const start = await judge(content);
+      const wasm = await judge(results.get('wasm')!);
+      const onnx = await judge(results.get('onnxruntime')!);
+      // Both stylized (the comparison means something), and to the same place.
+      expect(wasm.gram).toBeLessThan(start.gram / 2);
+      expect(Math.abs(onnx.gram - wasm.gram) / wasm.gram).toBeLessThan(0.02);
+      expect(Math.abs(onnx.content - wasm.content) / wasm.content).toBeLessThan(0.02);
+    } finally {
+      judge.dispose();
+      judgeNetwork.dispose();
+    }
+  }, 180_000);
 });

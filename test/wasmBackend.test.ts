@@ -1,8 +1,8 @@
 import { availableParallelism } from 'node:os';
 import * as tf from '@tensorflow/tfjs-core';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { selectBackend } from '../helper/engine/index.js';
-import { wasmThreadingOutcome } from '../helper/engine/wasmThreads.js';
+import { activateTfjsBackend } from '../helper/engine/index.js';
+import { wasmThreadingOutcome } from '../helper/engine/tfjs/wasmThreads.js';
 import { relativeError } from './support/tensorMath.js';
 
 /** A convolution big enough for XNNPACK to split it across its threads. */
@@ -18,7 +18,7 @@ describe('the wasm backend', () => {
   let device: string;
 
   beforeAll(async () => {
-    device = (await selectBackend('wasm')).device;
+    device = await activateTfjsBackend('wasm');
   });
 
   it('runs on every core (XNNPACK takes up to 8 threads), and says so', () => {
@@ -29,11 +29,11 @@ describe('the wasm backend', () => {
 
   it('computes on its threads what the plain JavaScript backend computes', async () => {
     const threaded = convolution();
-    await selectBackend('cpu');
+    await activateTfjsBackend('cpu');
     try {
       expect(relativeError(threaded, convolution())).toBeLessThan(1e-5);
     } finally {
-      await selectBackend('wasm');
+      await activateTfjsBackend('wasm');
     }
   });
 

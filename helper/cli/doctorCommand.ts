@@ -1,8 +1,8 @@
 import { parseArgs } from 'node:util';
 
-import { isBackendChoice, selectBackend } from '../engine/index.js';
-import { ensureWeights, locateWeights } from '../weights/locate.js';
-import { readVggWeightsFile } from '../weights/vggH5.js';
+import { isBackendChoice } from '../engine/index.js';
+import { loadEngine } from '../loadEngine.js';
+import { locateWeights } from '../weights/locate.js';
 import { argumentSyntaxError, unknownBackendProblem } from './jobArgs.js';
 import { progressModeFor } from './progressBar.js';
 import { weightsDownloadProgress } from './runJob.js';
@@ -17,8 +17,9 @@ const SOURCE_TEXT = {
 } as const;
 
 /**
- * gramstyle doctor [--backend B] [--weights FILE]: which backend runs and why better ones were skipped, where the
- * weights are and whether they read correctly (downloading them first if needed). 0 when stylize can run.
+ * gramstyle doctor [--backend B] [--weights FILE]: where the weights are and whether they read correctly
+ * (downloading them first if needed), which backend runs and why better ones were skipped, and how to fix what can
+ * be fixed. 0 when stylize can run.
  */
 export async function doctorCommand(argv: readonly string[], signal: AbortSignal): Promise<number> {
   let values: { backend?: string; weights?: string };
@@ -40,23 +41,23 @@ export async function doctorCommand(argv: readonly string[], signal: AbortSignal
   let usable = true;
 
   say(`gramstyle ${gramstyleVersion()}, Node ${process.version} on ${process.platform} ${process.arch}`);
-  try {
-    const backend = await selectBackend(choice);
-    say(`backend: ${backend.name}: ${backend.device}`);
-    for (const { name, reason } of backend.skipped) say(`  skipped ${name}: ${reason}`);
-  } catch (error) {
-    usable = false;
-    say(`backend: none usable: ${(error as Error).message}`);
-  }
-
   const located = locateWeights({ flag: values.weights });
   say(`weights: ${located.path} (${SOURCE_TEXT[located.source]})`);
   const download = weightsDownloadProgress(progressModeFor(process.stderr, false));
   try {
-    const path = await ensureWeights({ flag: values.weights, signal, onProgress: download.onProgress });
-    download.finish();
-    await readVggWeightsFile(path);
-    say(`  verified: ${path} holds the VGG-19 convolution weights`);
+    const engine = await loadEngine({
+      backend: choice,
+      weightsFlag: values.weights,
+      signal,
+      onWeights: (state) => {
+        download.onWeights(state);
+        if (state.status === 'ready') say(`  verified: ${state.path} holds the VGG-19 convolution weights`);
+      },
+    });
+    const { name, device, skipped } = engine.backend;
+    engine.dispose();
+    say(`backend: ${name}: ${device}, agrees with the reference on a known answer`);
+    for (const skip of skipped) say(`  skipped ${skip.name}: ${skip.reason}`);
   } catch (error) {
     download.finish();
     signal.throwIfAborted();
@@ -67,3 +68,4 @@ export async function doctorCommand(argv: readonly string[], signal: AbortSignal
   say(usable ? 'ready: gramstyle stylize can run here' : 'not ready: see the problems above');
   return usable ? 0 : 1;
 }
+

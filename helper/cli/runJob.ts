@@ -1,17 +1,10 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 
-import {
-  preferredGradientPath,
-  selectBackend,
-  StyleTransfer,
-  Vgg19Features,
-  type BackendChoice,
-  type ProgressEvent,
-} from '../engine/index.js';
+import type { BackendChoice } from '../engine/index.js';
 import { encodePng, prepareStylizeImages } from '../imageio/index.js';
-import { ensureWeights } from '../weights/locate.js';
-import { readVggWeightsFile } from '../weights/vggH5.js';
+import { loadEngine, type WeightsLoadState } from '../loadEngine.js';
+import type { StylizeProgress } from '../../shared/stylizeProgress.js';
 import type { StylizeOptions } from '../../shared/stylizeOptions.js';
 import { etaSeconds, formatDuration, ProgressBar, progressModeFor, type ProgressMode } from './progressBar.js';
 
@@ -55,34 +48,31 @@ export async function runStylizeJob(job: StylizeJob): Promise<JobReport> {
     if (mode !== 'silent') stderr.write(`gramstyle: ${line}\n`);
   };
 
-  const backend = await selectBackend(job.backend);
-  say(`backend ${backend.name}: ${backend.device}`);
-
   const download = weightsDownloadProgress(mode);
-  const weightsPath = await ensureWeights({
-    flag: job.weightsFlag,
+  const engine = await loadEngine({
+    backend: job.backend,
+    weightsFlag: job.weightsFlag,
     signal,
-    onProgress: download.onProgress,
+    onWeights: (state) => {
+      download.onWeights(state);
+      if (state.status === 'ready') say(`weights ${state.path}`);
+    },
   });
-  download.finish();
-  say(`weights ${weightsPath}`);
-  const weights = await readVggWeightsFile(weightsPath);
-  signal.throwIfAborted();
-
-  const network = new Vgg19Features(weights, preferredGradientPath(backend.name));
-  const bar = new ProgressBar(stderr, mode, 'stylizing');
   let result;
+  const bar = new ProgressBar(stderr, mode, 'stylizing');
   try {
-    result = await new StyleTransfer(network).run({
+    say(`backend ${engine.backend.name}: ${engine.backend.device}`);
+    signal.throwIfAborted();
+    result = await engine.transfer.run({
       content: images.content,
       style: images.style,
       options,
       signal,
-      onProgress: (event) => bar.update(event.iteration, event.total, iterationDetail(event)),
+      onProgress: ({ progress }) => bar.update(progress.iteration, progress.total, iterationDetail(progress)),
     });
   } finally {
     bar.finish();
-    network.dispose();
+    engine.dispose();
   }
 
   await mkdir(dirname(job.outputPath), { recursive: true });
@@ -95,7 +85,7 @@ export async function runStylizeJob(job: StylizeJob): Promise<JobReport> {
     iterations: result.iterations,
     seconds: round3(seconds),
     secondsPerIteration: round3(seconds / result.iterations),
-    backend: backend.name,
+    backend: engine.backend.name,
     contentLoss: result.contentLoss,
     styleLoss: result.styleLoss,
   };
@@ -115,26 +105,32 @@ export function printJobReport(report: JobReport, outputPath: string, json: bool
   process.stdout.write(`${outputPath}\n`);
 }
 
-function iterationDetail(event: ProgressEvent): string {
-  const secondsPerIteration = event.elapsedMs / 1000 / event.iteration;
-  const eta = etaSeconds(event.iteration, event.total, event.elapsedMs / 1000);
+function iterationDetail(progress: StylizeProgress): string {
+  const secondsPerIteration = progress.elapsedMs / 1000 / progress.iteration;
+  const eta = progress.etaMs === null ? Number.POSITIVE_INFINITY : progress.etaMs / 1000;
+  const scale = progress.scale && progress.scale.count > 1 ? `  ${progress.scale.width}×${progress.scale.height}` : '';
   // Timing first: a narrow terminal cuts the line's end.
   return (
-    `${event.iteration}/${event.total}  ${secondsPerIteration.toFixed(2)} s/it  ETA ${formatDuration(eta)}  ` +
-    `content ${event.contentLoss.toExponential(2)}  style ${event.styleLoss.toExponential(2)}`
+    `${progress.iteration}/${progress.total}  ${secondsPerIteration.toFixed(2)} s/it  ETA ${formatDuration(eta)}${scale}  ` +
+    `content ${progress.contentLoss?.toExponential(2)}  style ${progress.styleLoss?.toExponential(2)}`
   );
 }
 
 /** Shows a weights download on stderr: MB received, rate, ETA. */
 export function weightsDownloadProgress(mode: ProgressMode): {
-  onProgress: (received: number, total: number | undefined) => void;
+  onWeights: (state: WeightsLoadState) => void;
   finish: () => void;
 } {
   const bar = new ProgressBar(process.stderr, mode, 'downloading VGG-19 weights');
   const startedAt = performance.now();
   const megabytes = (bytes: number) => (bytes / 1_000_000).toFixed(1);
   return {
-    onProgress(received, total) {
+    onWeights(state) {
+      if (state.status !== 'downloading') {
+        bar.finish();
+        return;
+      }
+      const { received, total } = state;
       const seconds = (performance.now() - startedAt) / 1000;
       const rate = seconds > 0 ? `  ${megabytes(received / seconds)} MB/s` : '';
       const eta = total === undefined ? '' : `  ETA ${formatDuration(etaSeconds(received, total, seconds))}`;

@@ -45,6 +45,9 @@ export interface EngineHostOptions {
 
 const DEFAULT_HOST_OPTIONS: EngineHostOptions = { stallTimeoutMs: 10 * 60_000 };
 
+/** How long close() waits for the worker to free its engine before ending it anyway. */
+const SHUTDOWN_TIMEOUT_MS = 5_000;
+
 /**
  * The main thread's handle on the engine worker: its start-up state for health, and one job at a time.
  * If the worker dies (out of memory, a crash in native code) or stalls, the job it ran fails and a fresh worker starts.
@@ -121,13 +124,34 @@ export class EngineHost extends EventEmitter {
     return this.state.status === 'ready' ? this.lastMemory : null;
   }
 
-  async close(): Promise<void> {
+  /**
+   * Stops the engine: the worker cancels its job, frees what it holds (the network's weights and onnxruntime
+   * sessions, the style cache) and ends. Resolves to what it still held then (all zero when nothing leaked), or null
+   * when it did not answer within SHUTDOWN_TIMEOUT_MS (a job stuck in one long iteration): it is ended regardless.
+   */
+  async close(): Promise<EngineMemory | null> {
     this.closed = true;
     const worker = this.worker;
     this.worker = undefined;
     this.current?.finish({ kind: 'canceled' });
     for (const waiter of this.readyWaiters.splice(0)) waiter.reject(new Error('the helper is shutting down'));
-    await worker?.terminate();
+    if (!worker) return null;
+    const released = new Promise<EngineMemory | null>((resolve) => {
+      const timer = setTimeout(() => resolve(null), SHUTDOWN_TIMEOUT_MS);
+      worker.on('message', (message: FromWorker) => {
+        if (message.type !== 'closed') return;
+        clearTimeout(timer);
+        resolve(message.memory);
+      });
+      worker.once('exit', () => {
+        clearTimeout(timer);
+        resolve(null);
+      });
+    });
+    worker.postMessage({ type: 'shutdown' } satisfies ToWorker);
+    const memory = await released;
+    await worker.terminate();
+    return memory;
   }
 
   private post(message: ToWorker): void {
@@ -177,7 +201,9 @@ export class EngineHost extends EventEmitter {
         if (this.current?.jobId === message.jobId) this.current.finish({ kind: 'canceled' });
         break;
       case 'memory':
-        this.lastMemory = { tensors: message.tensors, cachedTensors: message.cachedTensors, bytes: message.bytes };
+        this.lastMemory = message.memory;
+        break;
+      case 'closed':
         break;
     }
   }

@@ -5,17 +5,10 @@
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import * as tf from '@tensorflow/tfjs-core';
-import {
-  StyleTransfer,
-  Vgg19Features,
-  disposeStyleGramTargets,
-  preferredGradientPath,
-  selectBackend,
-  type StyleGramTargets,
-} from '../engine/index.js';
-import { ensureWeights, locateWeights } from '../weights/locate.js';
-import { readVggWeightsFile } from '../weights/vggH5.js';
-import type { EngineJobRequest, EngineWorkerConfig, FromWorker, ToWorker } from './workerMessages.js';
+import type { StyleGrams } from '../engine/index.js';
+import { liveOnnxSessions } from '../engine/onnx/onnxGatysNetwork.js';
+import { loadEngine, type LoadedEngine } from '../loadEngine.js';
+import type { EngineJobRequest, EngineMemory, EngineWorkerConfig, FromWorker, ToWorker } from './workerMessages.js';
 
 const port = parentPort!;
 const config = workerData as EngineWorkerConfig;
@@ -26,65 +19,73 @@ function send(message: FromWorker): void {
   port.postMessage(message, transfers as ArrayBuffer[]);
 }
 
-/** Gram targets by style image, scale and pooling, least recently used first. */
-class StyleGramTargetCache {
-  private readonly entries = new Map<string, StyleGramTargets>();
+/** Gram matrices by style image, scale and pooling, least recently used first. */
+class StyleGramCache {
+  private readonly entries = new Map<string, StyleGrams>();
 
   constructor(private readonly capacity: number) {}
 
-  get(key: string, compute: () => StyleGramTargets): StyleGramTargets {
+  async get(key: string, compute: () => Promise<StyleGrams>): Promise<StyleGrams> {
     const cached = this.entries.get(key);
     if (cached) {
       this.entries.delete(key);
       this.entries.set(key, cached);
       return cached;
     }
-    const targets = compute();
+    const targets = await compute();
     this.entries.set(key, targets);
     while (this.entries.size > this.capacity) {
       const [oldestKey, oldest] = this.entries.entries().next().value!;
       this.entries.delete(oldestKey);
-      disposeStyleGramTargets(oldest);
+      tf.dispose([...oldest]);
     }
     return targets;
   }
 
+  clear(): void {
+    for (const grams of this.entries.values()) tf.dispose([...grams]);
+    this.entries.clear();
+  }
+
   get tensorCount(): number {
     let count = 0;
-    for (const targets of this.entries.values()) count += targets.size * 2;
+    for (const grams of this.entries.values()) count += grams.length;
     return count;
   }
 }
 
-async function start(): Promise<{ transfer: StyleTransfer }> {
-  const backend = await selectBackend(config.backend);
-  const location = locateWeights({ flag: config.weightsFlag });
-  send({ type: 'weights', weights: { status: location.exists ? 'loading' : 'downloading', progress: null, path: location.path } });
-  const weightsPath = await ensureWeights({
-    flag: config.weightsFlag,
-    onProgress: (received, total) =>
+async function start(): Promise<LoadedEngine> {
+  const engine = await loadEngine({
+    backend: config.backend,
+    weightsFlag: config.weightsFlag,
+    onWeights: (state) =>
       send({
         type: 'weights',
-        weights: { status: 'downloading', progress: total ? Math.min(1, received / total) : null, path: location.path },
+        weights: {
+          status: state.status,
+          progress: state.status === 'downloading' && state.total ? Math.min(1, state.received / state.total) : null,
+          path: state.path,
+        },
       }),
   });
-  send({ type: 'weights', weights: { status: 'loading', progress: null, path: weightsPath } });
-  const network = new Vgg19Features(await readVggWeightsFile(weightsPath), preferredGradientPath(backend.name));
-  send({ type: 'weights', weights: { status: 'ready', progress: null, path: weightsPath } });
   sendMemory();
-  send({ type: 'ready', backend: backend.name, device: backend.device });
-  return { transfer: new StyleTransfer(network) };
+  send({ type: 'ready', backend: engine.backend.name, device: engine.backend.device });
+  return engine;
 }
 
-const styleTargets = new StyleGramTargetCache(config.styleCacheEntries);
+const styleTargets = new StyleGramCache(config.styleCacheEntries);
+
+function engineMemory(): EngineMemory {
+  const memory = tf.memory();
+  return { tensors: memory.numTensors, cachedTensors: styleTargets.tensorCount, bytes: memory.numBytes, sessions: liveOnnxSessions() };
+}
 
 function sendMemory(): void {
-  const memory = tf.memory();
-  send({ type: 'memory', tensors: memory.numTensors, cachedTensors: styleTargets.tensorCount, bytes: memory.numBytes });
+  send({ type: 'memory', memory: engineMemory() });
 }
 const runningJobs = new Map<string, AbortController>();
 
-async function runJob(transfer: StyleTransfer, job: EngineJobRequest): Promise<void> {
+async function runJob(transfer: LoadedEngine['transfer'], job: EngineJobRequest): Promise<void> {
   const controller = new AbortController();
   runningJobs.set(job.jobId, controller);
   try {
@@ -99,16 +100,13 @@ async function runJob(transfer: StyleTransfer, job: EngineJobRequest): Promise<v
       signal: controller.signal,
       onProgress: async (event) => {
         const now = performance.now();
-        const wantsPreview = now - lastPreviewAt >= config.previewIntervalMs || event.iteration === event.total;
+        const { iteration, total } = event.progress;
+        const wantsPreview = now - lastPreviewAt >= config.previewIntervalMs || iteration === total;
         if (wantsPreview) lastPreviewAt = now;
         send({
           type: 'progress',
           jobId: job.jobId,
-          iteration: event.iteration,
-          total: event.total,
-          contentLoss: event.contentLoss,
-          styleLoss: event.styleLoss,
-          elapsedMs: event.elapsedMs,
+          progress: event.progress,
           preview: wantsPreview ? event.preview(config.previewMaxSide) : null,
         });
         // Lets a 'cancel' message in the queue be handled before the next iteration starts.
@@ -163,5 +161,19 @@ port.on('message', (message: ToWorker) => {
     case 'cancel':
       runningJobs.get(message.jobId)?.abort(new Error('canceled'));
       break;
+    case 'shutdown':
+      void shutdown();
+      break;
   }
 });
+
+/** Stops the running job, then frees everything the engine holds and says what was left. */
+async function shutdown(): Promise<void> {
+  for (const controller of runningJobs.values()) controller.abort(new Error('the helper is shutting down'));
+  const engine = await started.catch(() => undefined);
+  // A job stops within one iteration; its own tensors are freed as it unwinds.
+  while (runningJobs.size > 0) await new Promise((resolve) => setTimeout(resolve, 10));
+  styleTargets.clear();
+  engine?.dispose();
+  send({ type: 'closed', memory: engineMemory() });
+}

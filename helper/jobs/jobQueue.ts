@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { ErrorCode, JobPreview, JobProgress, JobState, JobStatus } from '../../shared/protocol.js';
 import type { StylizeOptions } from '../../shared/stylizeOptions.js';
+import { notStartedProgress } from '../../shared/stylizeProgress.js';
 import type { RgbImage } from '../engine/rgbImage.js';
 import { encodePng } from '../imageio/index.js';
 import type { EngineHost, EngineJobOutcome } from './engineHost.js';
@@ -72,7 +73,7 @@ export class JobQueue {
       id: randomUUID(),
       input,
       state: 'queued',
-      progress: { iteration: 0, total: input.options.iterations, contentLoss: null, styleLoss: null, elapsedMs: 0, etaMs: null },
+      progress: notStartedProgress(input.options.iterations),
       preview: null,
       result: null,
       error: null,
@@ -148,18 +149,9 @@ export class JobQueue {
       });
   }
 
-  private recordProgress(job: Job, progress: EngineProgress): void {
+  private recordProgress(job: Job, { progress, preview }: EngineProgress): void {
     if (job.state !== 'running') return;
-    const perIteration = progress.elapsedMs / progress.iteration;
-    job.progress = {
-      iteration: progress.iteration,
-      total: progress.total,
-      contentLoss: progress.contentLoss,
-      styleLoss: progress.styleLoss,
-      elapsedMs: progress.elapsedMs,
-      etaMs: perIteration * (progress.total - progress.iteration),
-    };
-    const preview = progress.preview;
+    job.progress = progress;
     if (preview) {
       void encodePng(preview).then((png) => {
         if (job.state === 'running' && (job.preview?.iteration ?? -1) < progress.iteration) {

@@ -1,5 +1,6 @@
-import type { Health } from '../../shared/protocol.js';
+import type { EngineMemory, Health } from '../../shared/protocol.js';
 import type { StylizeOptions } from '../../shared/stylizeOptions.js';
+import type { StylizeProgress } from '../../shared/stylizeProgress.js';
 import type { BackendChoice } from '../engine/index.js';
 import type { RgbImage } from '../engine/rgbImage.js';
 
@@ -28,26 +29,18 @@ export interface EngineJobRequest {
 /** Main thread → worker. */
 export type ToWorker =
   | ({ readonly type: 'run' } & EngineJobRequest)
-  | { readonly type: 'cancel'; readonly jobId: string };
+  | { readonly type: 'cancel'; readonly jobId: string }
+  /** Cancel what runs, free the engine (weights, sessions, the style cache), then answer 'closed'. */
+  | { readonly type: 'shutdown' };
 
 /** The weights' state as health shows it, and where they are (shown only to the paired plugin). */
 export type WeightsState = Health['weights'] & { readonly path: string | null };
 
-export interface EngineMemory {
-  /** Live tensors, the network's weights and the style cache included. */
-  readonly tensors: number;
-  /** Of which held by the style Gram target cache. */
-  readonly cachedTensors: number;
-  readonly bytes: number;
-}
+export type { EngineMemory };
 
-/** One iteration's progress, with a preview when it is time for one. */
+/** One iteration's progress record as the engine made it, with a preview when it is time for one. */
 export interface EngineProgress {
-  readonly iteration: number;
-  readonly total: number;
-  readonly contentLoss: number;
-  readonly styleLoss: number;
-  readonly elapsedMs: number;
+  readonly progress: StylizeProgress;
   readonly preview: RgbImage | null;
 }
 
@@ -67,4 +60,6 @@ export type FromWorker =
     }
   | { readonly type: 'canceled'; readonly jobId: string }
   /** Sent when ready and after each job, before its outcome: health must never wait for a busy engine. */
-  | ({ readonly type: 'memory' } & EngineMemory);
+  | { readonly type: 'memory'; readonly memory: EngineMemory }
+  /** The answer to 'shutdown': the engine is disposed; what it still held then (all zero when nothing leaked). */
+  | { readonly type: 'closed'; readonly memory: EngineMemory };

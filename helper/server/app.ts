@@ -50,7 +50,6 @@ export function createApp(context: AppContext): express.Express {
   const api = express.Router();
 
   api.get('/health', (request, response) => {
-    const memory = context.engine.memory;
     const { status, message, backend, device } = context.engine.status;
     const weights = context.engine.weights;
     const health: Health = {
@@ -68,7 +67,7 @@ export function createApp(context: AppContext): express.Express {
             weightsPath: weights.path,
             queueLength: context.queue.length,
             busy: context.queue.busy,
-            engineMemory: memory && { tensors: memory.tensors, cachedTensors: memory.cachedTensors, bytes: memory.bytes },
+            engineMemory: context.engine.memory,
           }
         : null,
     };

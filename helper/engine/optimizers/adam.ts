@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { projectOntoBounds, type Bounds } from './bounds.js';
-import type { Objective, Optimizer } from './objective.js';
+import type { AcceptedPoint, Objective, Optimizer } from './objective.js';
 
 export interface AdamOptions {
   learningRate: number;
@@ -14,7 +14,7 @@ export interface AdamOptions {
 const DEFAULTS: AdamOptions = { learningRate: 1, beta1: 0.9, beta2: 0.999, epsilon: 1e-8, bounds: undefined };
 
 /** Adam (Kingma & Ba 2015) on a tensor; one evaluation per step. */
-export class Adam implements Optimizer {
+export class Adam<Details = undefined> implements Optimizer<Details> {
   private readonly options: AdamOptions;
   private point: tf.Tensor;
   private firstMoment: tf.Tensor;
@@ -23,7 +23,7 @@ export class Adam implements Optimizer {
 
   constructor(
     x0: tf.Tensor,
-    private readonly objective: Objective,
+    private readonly objective: Objective<Details>,
     options: Partial<AdamOptions> = {},
   ) {
     this.options = { ...DEFAULTS, ...options };
@@ -37,8 +37,8 @@ export class Adam implements Optimizer {
     return this.point;
   }
 
-  async step(): Promise<number> {
-    const { loss, gradient } = await this.objective(this.point);
+  async step(): Promise<AcceptedPoint<Details>> {
+    const { loss, gradient, details } = await this.objective(this.point);
     this.stepCount += 1;
     const { learningRate, beta1, beta2, epsilon, bounds } = this.options;
     const [point, firstMoment, secondMoment] = tf.tidy(() => {
@@ -57,7 +57,7 @@ export class Adam implements Optimizer {
     this.point = point;
     this.firstMoment = firstMoment;
     this.secondMoment = secondMoment;
-    return loss;
+    return { loss, details };
   }
 
   dispose(): void {

@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { freeCoordinates, projectOntoBounds, type Bounds } from './bounds.js';
-import type { Evaluation, Objective, Optimizer } from './objective.js';
+import type { AcceptedPoint, Evaluation, Objective, Optimizer } from './objective.js';
 
 export interface LbfgsOptions {
   /** How many (s, y) pairs approximate the inverse Hessian. */
@@ -47,9 +47,9 @@ interface CurvaturePair extends CurvatureStep {
  * are held still, the direction comes from the rest, and each trial point is projected back into the box.
  * Every tensor it makes is either kept in its state or disposed before step() returns.
  */
-export class Lbfgs implements Optimizer {
+export class Lbfgs<Details = undefined> implements Optimizer<Details> {
   private readonly options: LbfgsOptions;
-  private current: { x: tf.Tensor; evaluation: Evaluation } | undefined;
+  private current: { x: tf.Tensor; evaluation: Evaluation<Details> } | undefined;
   private pending: tf.Tensor | undefined;
   private readonly history: CurvaturePair[] = [];
   /** Set when no step along steepest descent decreases the loss: further steps would only burn evaluations. */
@@ -62,7 +62,7 @@ export class Lbfgs implements Optimizer {
    */
   constructor(
     x0: tf.Tensor,
-    private readonly objective: Objective,
+    private readonly objective: Objective<Details>,
     options: Partial<LbfgsOptions> = {},
     carriedHistory: readonly CurvatureStep[] = [],
   ) {
@@ -84,14 +84,14 @@ export class Lbfgs implements Optimizer {
     return this.current?.x ?? this.pending!;
   }
 
-  async step(): Promise<number> {
+  async step(): Promise<AcceptedPoint<Details>> {
     if (!this.current) {
       const x = this.pending!;
       this.pending = undefined;
       this.current = { x, evaluation: await this.objective(x) };
     }
     const { x, evaluation } = this.current;
-    if (this.converged) return evaluation.loss;
+    if (this.converged) return accepted(evaluation);
     const { bounds } = this.options;
     // Without bounds every coordinate is free and the projected gradient is the gradient.
     const free = bounds ? freeCoordinates(x, evaluation.gradient, bounds) : undefined;
@@ -100,7 +100,7 @@ export class Lbfgs implements Optimizer {
     try {
       if ((await scalarValue(tf.tidy(() => tf.max(tf.abs(projectedGradient))))) <= this.options.gradientTolerance) {
         this.converged = true;
-        return evaluation.loss;
+        return accepted(evaluation);
       }
       direction = this.searchDirection(projectedGradient, free);
       const slope = await scalarValue(tf.tidy(() => tf.sum(tf.mul(evaluation.gradient, direction))));
@@ -137,7 +137,7 @@ export class Lbfgs implements Optimizer {
         x.dispose();
         evaluation.gradient.dispose();
         this.current = { x: candidate, evaluation: candidateEvaluation };
-        return candidateEvaluation.loss;
+        return accepted(candidateEvaluation);
       }
       candidate.dispose();
       s.dispose();
@@ -148,7 +148,7 @@ export class Lbfgs implements Optimizer {
     // Along a quasi-Newton direction the curvature pairs may be stale: drop them and try steepest descent next time.
     if (this.history.length === 0) this.converged = true;
     this.clearHistory();
-    return evaluation.loss;
+    return accepted(evaluation);
   }
 
   /**
@@ -240,6 +240,10 @@ function disposePair(pair: CurvaturePair): void {
   pair.s.dispose();
   pair.y.dispose();
   pair.rho.dispose();
+}
+
+function accepted<Details>({ loss, details }: Evaluation<Details>): AcceptedPoint<Details> {
+  return { loss, details };
 }
 
 async function scalarValue(scalar: tf.Tensor): Promise<number> {

@@ -11,10 +11,8 @@ import {
   type GradientPath,
   type GradientPlan,
 } from './fastGradients.js';
-import type { Bounds } from './optimizers/bounds.js';
-import { IMAGENET_MEAN_BGR, VGG19_CONV_LAYERS, type VggConvLayerSpec, type VggWeights } from './vggLayers.js';
-
-export type Pooling = 'avg' | 'max';
+import type { Pooling } from '../gatysNetwork.js';
+import { VGG19_CONV_LAYERS, type VggConvLayerSpec, type VggWeights } from '../vggLayers.js';
 
 /**
  * One forward pass through the network (Vgg19Features.forward): the requested features, and on request the way
@@ -207,22 +205,4 @@ function disposeAll(features: Map<string, tf.Tensor4D>, records: BackwardRecord[
     if (record.kind === 'conv') record.positive.dispose();
     if (record.kind === 'maxPool') tf.dispose([record.input, record.output]);
   }
-}
-
-/** RGB 0–255 [1, H, W, 3] → the Caffe VGG convention: BGR with the ImageNet mean subtracted. */
-export function toNetworkInput(rgb: tf.Tensor4D): tf.Tensor4D {
-  return tf.tidy(() => tf.sub(tf.reverse(rgb, 3), tf.tensor1d([...IMAGENET_MEAN_BGR])) as tf.Tensor4D);
-}
-
-/** The displayable pixels, RGB 0–255, in the network's input space: one bound per channel (new tensors). */
-export function networkInputBounds(): Bounds {
-  return tf.tidy(() => {
-    const mean = tf.tensor1d([...IMAGENET_MEAN_BGR]);
-    return { lower: tf.neg(mean), upper: tf.sub(255, mean) };
-  });
-}
-
-/** The inverse of toNetworkInput, clamped to displayable values. */
-export function fromNetworkInput(x: tf.Tensor4D): tf.Tensor4D {
-  return tf.tidy(() => tf.clipByValue(tf.reverse(tf.add(x, tf.tensor1d([...IMAGENET_MEAN_BGR])), 3), 0, 255) as tf.Tensor4D);
 }

@@ -1,35 +1,16 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { CONTENT_LAYER, STYLE_LAYERS } from '../../shared/stylizeOptions.js';
+import { CONTENT_LAYER, STYLE_LAYERS } from '../../../shared/stylizeOptions.js';
 import { gramBackward, gramMatrix } from './fastGradients.js';
-import { relativeSquaredErrorOfResidual, totalVariationLoss, weightedStyleLoss, type LossTarget } from './losses.js';
-import type { Pooling, Vgg19Features } from './vgg19.js';
+import { styleCoefficients, styleLossFromLayers, type ObjectiveEvaluation, type ObjectiveWeights, type Pooling } from '../gatysNetwork.js';
+import { relativeSquaredErrorOfResidual, totalVariationLoss, type LossTarget } from './losses.js';
+import type { Vgg19Features } from './vgg19.js';
 
-/** What one scale of a job is measured against. */
-export interface ObjectiveTargets {
+/** One scale's targets with their energies ‖t‖², as this backend's objective uses them. */
+export interface BoundTargets {
   /** The content image's conv4_2 features. */
   readonly content: LossTarget<tf.Tensor4D>;
-  /** The style image's Gram matrix on each style layer. */
-  readonly styleGrams: ReadonlyMap<string, LossTarget<tf.Tensor2D>>;
-}
-
-export interface ObjectiveWeights {
-  /** β/α, with α = 1. */
-  readonly styleRatio: number;
-  /** w_i of conv1_1 … conv5_1. */
-  readonly styleLayerWeights: readonly number[];
-  readonly tvWeight: number;
-}
-
-export interface ObjectiveEvaluation {
-  /** L_content + β·L_style (+ tv·L_tv). */
-  readonly loss: number;
-  readonly contentLoss: number;
-  /** Σ wᵢ·Eᵢ / Σ wᵢ. */
-  readonly styleLoss: number;
-  /** Eᵢ, the relative squared Gram error of each style layer. */
-  readonly styleLayerLosses: readonly number[];
-  /** With respect to the image; owned by the caller. */
-  readonly gradient: tf.Tensor4D;
+  /** The style image's Gram matrix on each style layer, in STYLE_LAYERS order. */
+  readonly styleGrams: readonly LossTarget<tf.Tensor2D>[];
 }
 
 /**
@@ -42,12 +23,12 @@ export interface ObjectiveEvaluation {
 export async function evaluateGatysObjective(
   network: Vgg19Features,
   image: tf.Tensor4D,
-  targets: ObjectiveTargets,
+  targets: BoundTargets,
   weights: ObjectiveWeights,
   pooling: Pooling,
 ): Promise<ObjectiveEvaluation> {
   const pass = network.forward(image, [...STYLE_LAYERS, CONTENT_LAYER], pooling, true);
-  const weightSum = weights.styleLayerWeights.reduce((sum, w) => sum + w, 0);
+  const coefficients = styleCoefficients(weights);
   // Per loss term, for the backward pass: the residual a − t (small: Gram matrices and conv4_2), ‖t‖², and the term's
   // coefficient in the total (α = 1 for the content, β·wᵢ/Σw for a style layer).
   const residuals = new Map<string, { residual: tf.Tensor; energy: tf.Scalar; weight: number }>();
@@ -60,17 +41,16 @@ export async function evaluateGatysObjective(
       residuals.set(CONTENT_LAYER, { residual: contentResidual, energy: targets.content.energy, weight: 1 });
       const contentLoss = relativeSquaredErrorOfResidual(contentResidual, targets.content);
       const layerLosses = STYLE_LAYERS.map((layer, i) => {
-        const target = targets.styleGrams.get(layer)!;
+        const target = targets.styleGrams[i]!;
         const gram = gramMatrix(pass.features.get(layer)!, network.gradients.gram);
-        const weight = (weights.styleRatio * weights.styleLayerWeights[i]!) / weightSum;
         const residual = tf.keep(tf.sub(gram, target.value));
-        residuals.set(layer, { residual, energy: target.energy, weight });
+        residuals.set(layer, { residual, energy: target.energy, weight: coefficients[i]! });
         return relativeSquaredErrorOfResidual(residual, target);
       });
-      const styleLoss = weightedStyleLoss(layerLosses, weights.styleLayerWeights);
-      return { contentLoss, styleLoss, layerLosses };
+      const styleTerm = tf.addN(layerLosses.map((loss, i) => tf.mul(loss, coefficients[i]!))) as tf.Scalar;
+      return { contentLoss, styleTerm, layerLosses };
     });
-    scalars.push(terms.contentLoss, terms.styleLoss, ...terms.layerLosses);
+    scalars.push(terms.contentLoss, terms.styleTerm, ...terms.layerLosses);
 
     const networkGradient = pass.backward((layer, feature) => {
       const term = residuals.get(layer);
@@ -93,15 +73,21 @@ export async function evaluateGatysObjective(
       tf.dispose([networkGradient, tv.grad]);
     }
     const total = tf.tidy(() => {
-      const weighted = tf.add(terms.contentLoss, tf.mul(terms.styleLoss, weights.styleRatio));
+      const weighted = tf.add(terms.contentLoss, terms.styleTerm);
       return tvLoss ? tf.add(weighted, tvLoss) : weighted;
     });
     scalars.push(total);
     // One read for all the numbers: every read waits for (and on some backends copies) the results.
-    const packed = tf.stack([total, terms.contentLoss, terms.styleLoss, ...terms.layerLosses]);
-    const [loss, contentLoss, styleLoss, ...styleLayerLosses] = await packed.data();
+    const packed = tf.stack([total, terms.contentLoss, ...terms.layerLosses]);
+    const [loss, contentLoss, ...styleLayerLosses] = await packed.data();
     packed.dispose();
-    const result = { loss: loss!, contentLoss: contentLoss!, styleLoss: styleLoss!, styleLayerLosses, gradient };
+    const result: ObjectiveEvaluation = {
+      loss: loss!,
+      contentLoss: contentLoss!,
+      styleLoss: styleLossFromLayers(styleLayerLosses, weights.styleLayerWeights),
+      styleLayerLosses,
+      gradient,
+    };
     gradient = undefined;
     return result;
   } finally {

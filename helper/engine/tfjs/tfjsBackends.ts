@@ -3,22 +3,8 @@ import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 
-/** Backends in order of preference: `auto` takes the first that loads. */
-export const BACKEND_NAMES = ['tensorflow-gpu', 'tensorflow', 'wasm', 'cpu'] as const;
-export type BackendName = (typeof BACKEND_NAMES)[number];
-export type BackendChoice = 'auto' | BackendName;
-
-export interface BackendSelection {
-  readonly name: BackendName;
-  /** What runs the math, for people: "CUDA GPU", "WebAssembly (SIMD, 1 thread)", … */
-  readonly device: string;
-  /** Better backends that were tried first, each with the loader's own error. */
-  readonly skipped: ReadonlyArray<{ readonly name: BackendName; readonly reason: string }>;
-}
-
-export function isBackendChoice(value: string): value is BackendChoice {
-  return value === 'auto' || (BACKEND_NAMES as readonly string[]).includes(value);
-}
+/** TensorFlow.js's backends that can run the engine, and whose tensors the engine's loop always uses. */
+export type TfjsBackendName = 'tensorflow-gpu' | 'tensorflow' | 'wasm' | 'cpu';
 
 interface Loader {
   /** Makes the backend current and returns its device description; throws when it cannot run here. */
@@ -51,7 +37,7 @@ async function importNativeTensorflow(packageName: string): Promise<void> {
   await import(packageName);
 }
 
-const LOADERS: Record<BackendName, Loader> = {
+const LOADERS: Record<TfjsBackendName, Loader> = {
   'tensorflow-gpu': {
     async load() {
       await importNativeTensorflow('@tensorflow/tfjs-node-gpu');
@@ -99,25 +85,10 @@ async function activate(tfBackendName: string): Promise<void> {
 }
 
 /**
- * Makes the chosen backend TensorFlow.js's current one. `auto` tries them best first and reports why each better
- * one was skipped; a named backend that cannot load is an error.
+ * Makes a backend TensorFlow.js's current one and returns its device description ("CPU (WebAssembly SIMD, 2
+ * threads)"); throws, with the loader's reason, when it cannot run here.
  */
-export async function selectBackend(choice: BackendChoice = 'auto'): Promise<BackendSelection> {
-  const candidates = choice === 'auto' ? BACKEND_NAMES : [choice];
-  const skipped: Array<{ name: BackendName; reason: string }> = [];
-  for (const name of candidates) {
-    try {
-      const device = await LOADERS[name].load();
-      return { name, device, skipped };
-    } catch (error) {
-      skipped.push({ name, reason: firstLine(error) });
-    }
-  }
-  const reasons = skipped.map(({ name, reason }) => `${name}: ${reason}`).join('; ');
-  throw new Error(`no TensorFlow.js backend could be loaded (${reasons})`);
+export async function activateTfjsBackend(name: TfjsBackendName): Promise<string> {
+  return LOADERS[name].load();
 }
 
-function firstLine(error: unknown): string {
-  const message = error instanceof Error ? error.message : String(error);
-  return message.split('\n')[0]!.trim();
-}
