@@ -12,6 +12,29 @@ export const MAX_SIZE = 4096;
 /** From this long side up, multiScale 'auto' optimizes coarse to fine. */
 export const MULTI_SCALE_AUTO_SIZE = 512;
 
+/** The brush size: the style image's long side as a multiple of the output's (see styleScale). */
+export const MIN_STYLE_SCALE = 0.25;
+export const MAX_STYLE_SCALE = 2;
+
+/** How many style images one job may blend (jcjohnson/neural-style's -style_blend_weights). */
+export const MAX_STYLES = 4;
+/**
+ * The most a style image's weight in a blend may be. Weights count only relative to each other (they are normalised
+ * to sum to 1), so this is far above any use; bounded so that their sum can never overflow.
+ */
+export const MAX_STYLE_WEIGHT = 1e6;
+export const NO_POSITIVE_STYLE_WEIGHT = 'at least one style weight must be positive';
+
+/** A style image's weight in a blend of several: relative to the others', 0 leaves it out. */
+export const styleWeightSchema = z.number().min(0).max(MAX_STYLE_WEIGHT);
+
+/** The weights of a job's style images, in their order (the CLI's --style-blend). */
+export const styleBlendSchema = z
+  .array(styleWeightSchema)
+  .min(1)
+  .max(MAX_STYLES)
+  .refine((weights) => weights.some((w) => w > 0), NO_POSITIVE_STYLE_WEIGHT);
+
 /**
  * Options of one style-transfer job. The CLI, the helper's HTTP API and the plugin all validate with this schema,
  * so defaults and limits live here only.
@@ -47,6 +70,18 @@ export const stylizeOptionsSchema = z
      * turns it on from MULTI_SCALE_AUTO_SIZE up; `iterations` is then the total over all scales.
      */
     multiScale: z.enum(['auto', 'on', 'off']).default('auto'),
+    /**
+     * Keep the content's colours (Gatys et al. 2017, "Controlling Perceptual Factors in Neural Style Transfer"):
+     * `luminance` transfers the style on the luminance only and keeps the content's chrominance; `histogram` first
+     * matches the style image's colours (mean and covariance of RGB) to the content's; `off` takes the style's
+     * colours too.
+     */
+    preserveColors: z.enum(['off', 'luminance', 'histogram']).default('off'),
+    /**
+     * The brush size: each style image is scaled so that its long side is styleScale × the output's before its Gram
+     * matrices are taken, so larger values paint with larger strokes.
+     */
+    styleScale: z.number().min(MIN_STYLE_SCALE).max(MAX_STYLE_SCALE).default(1),
   })
   .strict();
 
