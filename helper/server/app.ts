@@ -6,13 +6,17 @@ import {
   createJobRequestSchema,
   healthSchema,
   jobStatusSchema,
+  strengthRowResultSchema,
   type CreateJobResponse,
   type Health,
   type PairingResponse,
+  type StrengthRowResult,
 } from '../../shared/protocol.js';
+import { strengthRow, strengthRowOptions } from '../../shared/strengthRow.js';
 import { describeIssues, MAX_SIZE } from '../../shared/stylizeOptions.js';
 import type { EngineHost } from '../jobs/engineHost.js';
-import { QueueFullError, type JobQueue } from '../jobs/jobQueue.js';
+import { QueueFullError, type JobInput, type JobQueue } from '../jobs/jobQueue.js';
+import { styleImageLabel } from '../engine/index.js';
 import { ImageInputError, prepareStylizeImages } from '../imageio/index.js';
 import { HttpError } from './httpError.js';
 import { allowCors, presentsPairingToken, requireLocalHost, requirePairingToken } from './security.js';
@@ -94,17 +98,30 @@ export function createApp(context: AppContext): express.Express {
     if (context.engine.status.status === 'error') {
       throw new HttpError(503, 'not-ready', `the helper could not start: ${context.engine.status.message}`);
     }
-    const { options } = parsed.data;
-    const [contentBytes, styleBytes] = [parsed.data.content, parsed.data.style].map((b64) => Buffer.from(b64, 'base64'));
+    const { kind, content, styles, options } = parsed.data;
+    // A strength row renders small previews: its images are prepared at the row's size.
+    const jobOptions = kind === 'strength-row' ? strengthRowOptions(options) : options;
+    const contentBytes = Buffer.from(content, 'base64');
+    const styleBytes = styles.map((style) => Buffer.from(style.image, 'base64'));
     await Promise.all([
-      checkInputSize(contentBytes!, 'content image'),
-      checkInputSize(styleBytes!, 'style image'),
+      checkInputSize(contentBytes, 'content image'),
+      ...styleBytes.map((bytes, index) => checkInputSize(bytes, styleImageLabel(index, styles.length))),
     ]);
-    const images = await prepareStylizeImages(contentBytes!, styleBytes!, options).catch((error: unknown) => {
+    const images = await prepareStylizeImages(contentBytes, styleBytes, jobOptions).catch((error: unknown) => {
       throw error instanceof ImageInputError ? new HttpError(400, 'invalid-image', error.message) : error;
     });
-    const styleKey = createHash('sha256').update(styleBytes!).digest('hex');
-    const id = context.queue.submit({ ...images, styleKey, options });
+    const job = {
+      content: images.content,
+      styles: images.styles.map((image, index) => ({
+        image,
+        weight: styles[index]!.weight,
+        key: createHash('sha256').update(styleBytes[index]!).digest('hex'),
+      })),
+      options: jobOptions,
+    };
+    const input: JobInput =
+      kind === 'strength-row' ? { kind, strengths: strengthRow(options.strength), ...job } : { kind, ...job };
+    const id = context.queue.submit(input);
     const answer: CreateJobResponse = { id };
     response.status(202).location(`${API_PREFIX}/jobs/${id}`).json(answer);
   });
@@ -122,7 +139,13 @@ export function createApp(context: AppContext): express.Express {
     if (!result) {
       throw new HttpError(409, 'not-finished', `job ${request.params.id} has no result: it is ${status.status}`);
     }
-    response.type('png').send(result.png);
+    if (result.kind === 'stylize') {
+      response.type('png').send(result.png);
+      return;
+    }
+    const previews = result.previews.map(({ png, ...preview }) => ({ ...preview, png: png.toString('base64') }));
+    const answer: StrengthRowResult = { previews };
+    response.json(strengthRowResultSchema.parse(answer));
   });
 
   api.delete('/jobs/:id', (request, response) => {
