@@ -12,6 +12,7 @@ import {
   type UiToMainMessage,
   uiToMainMessageSchema,
 } from '../../shared/pluginMessages.js';
+import { DEFAULT_HELPER_PORT } from '../../shared/protocol.js';
 import { type Box, longSideConstraint, placeBeside } from './geometry.js';
 import { type ExportableNode, guessRoles, isExportable, readSelection } from './selection.js';
 
@@ -28,6 +29,12 @@ export interface GramstyleMainOptions {
   readonly helperUrl: string;
   readonly fetch: MainThreadFetch;
 }
+
+/**
+ * Where the helper listens: localhost, as manifest.json's networkAccess allows it (Figma accepts domain names and
+ * localhost there, no IP literals; the helper answers on 127.0.0.1 for either).
+ */
+export const DEFAULT_HELPER_URL = `http://localhost:${DEFAULT_HELPER_PORT}`;
 
 export const PANEL_SIZE = { width: 320, height: 660 } as const;
 export const SETTINGS_KEY = 'gramstyle.settings';
