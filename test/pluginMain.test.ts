@@ -63,6 +63,8 @@ function setup(options: { fetch?: MainThreadFetch } = {}) {
   return { figma, main, send, posted, last, select };
 }
 
+const byId = (a: { id: string }, b: { id: string }) => a.id.localeCompare(b.id);
+
 async function until(condition: () => boolean, timeoutMs = 10_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!condition()) {
@@ -127,10 +129,11 @@ describe('GramstyleMain: following the selection', () => {
     expect(message).toEqual(last('selection'));
     const selection = last('selection').selection;
     if (selection.state !== 'ready') throw new Error('expected a pair');
-    expect(selection.content).toMatchObject({ id: content.id, name: 'Photo', type: 'FRAME', width: 400, height: 300 });
-    expect(selection.style).toMatchObject({ id: style.id, name: 'Painting', type: 'FRAME', width: 300, height: 600 });
-    expect(await pngSize(selection.content.thumbnail!)).toEqual({ width: THUMBNAIL_SIZE, height: 72, format: 'png' });
-    expect(await pngSize(selection.style.thumbnail!)).toEqual({ width: 48, height: THUMBNAIL_SIZE, format: 'png' });
+    // The larger frame, the painting, is taken as the content (see the roles below).
+    expect(selection.style).toMatchObject({ id: content.id, name: 'Photo', type: 'FRAME', width: 400, height: 300 });
+    expect(selection.content).toMatchObject({ id: style.id, name: 'Painting', type: 'FRAME', width: 300, height: 600 });
+    expect(await pngSize(selection.style.thumbnail!)).toEqual({ width: THUMBNAIL_SIZE, height: 72, format: 'png' });
+    expect(await pngSize(selection.content.thumbnail!)).toEqual({ width: 48, height: THUMBNAIL_SIZE, format: 'png' });
   });
 
   it('accepts frames, components, instances and groups', async () => {
@@ -142,10 +145,17 @@ describe('GramstyleMain: following the selection', () => {
     figma.frame('Inside', { x: 600, y: 0, width: 120, height: 80 }, { color: '#ff0000' }, { parent: group });
     for (const [a, b] of [[component, instance], [instance, group], [group, component]] as const) {
       await select(a, b);
-      expect(last('selection').selection).toMatchObject({ state: 'ready', content: { id: a.id, type: a.type }, style: { id: b.id } });
+      const selection = last('selection').selection;
+      if (selection.state !== 'ready') throw new Error(`expected a pair, got: ${selection.hint}`);
+      expect([selection.content, selection.style].map(({ id, type }) => ({ id, type })).sort(byId)).toEqual(
+        [a, b].map(({ id, type }) => ({ id, type })).sort(byId),
+      );
     }
     const selection = last('selection').selection;
-    expect(selection.state === 'ready' && selection.content).toMatchObject({ type: 'GROUP', width: 120, height: 80 });
+    expect(selection.state === 'ready' && [selection.content, selection.style].find((frame) => frame.type === 'GROUP')).toMatchObject({
+      width: 120,
+      height: 80,
+    });
   });
 
   it('explains in plain words what to select otherwise', async () => {
@@ -169,38 +179,49 @@ describe('GramstyleMain: following the selection', () => {
 });
 
 describe('GramstyleMain: roles', () => {
-  it('guesses the style by name, else takes the second selected', () => {
-    const a = { name: 'Hero photo' };
-    const b = { name: 'Brush texture' };
-    expect(guessRoles(a, b)).toEqual({ content: a, style: b });
-    expect(guessRoles(b, a)).toEqual({ content: b, style: a });
-    const styled = { name: 'Style: Van Gogh' };
-    expect(guessRoles(styled, a)).toEqual({ content: a, style: styled });
-    expect(guessRoles(a, styled)).toEqual({ content: a, style: styled });
-    const alsoStyled = { name: 'stylesheet mock' };
-    expect(guessRoles(styled, alsoStyled)).toEqual({ content: styled, style: alsoStyled });
+  const node = (id: string, name: string, width: number, height: number) => ({ id, name, width, height });
+
+  it('takes the layer named “style” as the style, else the larger as the content, whatever the order', () => {
+    const photo = node('1:2', 'Hero photo', 800, 600);
+    const texture = node('1:3', 'Brush texture', 200, 200);
+    const named = node('1:4', 'Style: Van Gogh', 2000, 2000);
+    const alsoNamed = node('1:5', 'stylesheet mock', 100, 100);
+    const twin = node('1:6', 'Other photo', 800, 600);
+    for (const [a, b, content] of [
+      [photo, texture, photo],
+      [named, photo, photo], // the name decides, even for the larger layer
+      [named, alsoNamed, named], // both say style: size decides
+      [photo, twin, photo], // the same size: the ids decide
+    ] as const) {
+      expect(guessRoles(a, b).content).toBe(content);
+      expect(guessRoles(b, a).content).toBe(content);
+    }
   });
 
-  it('swaps on request, keeps the swap while the pair stays selected, and guesses again for a new pair', async () => {
+  it('gives a pair the same roles in either selection order, and remembers a swap for that pair', async () => {
     const { figma, send, last, select } = setup();
     await send({ type: 'ready' });
-    const { content, style } = twoFrames(figma);
+    const { content: photo, style: painting } = twoFrames(figma); // the painting (300 × 600) is the larger
     const roles = () => {
       const selection = last('selection').selection;
       return selection.state === 'ready' ? [selection.content.name, selection.style.name] : selection.hint;
     };
 
-    await select(content, style);
+    await select(photo, painting);
+    expect(roles()).toEqual(['Painting', 'Photo']);
+    await select(painting, photo);
+    expect(roles()).toEqual(['Painting', 'Photo']);
+    await send({ type: 'swap-roles' });
+    expect(roles()).toEqual(['Photo', 'Painting']);
+
+    const styleNamed = figma.frame('Mosaic style', { x: 2000, width: 100, height: 100 });
+    await select(styleNamed, photo);
+    expect(roles()).toEqual(['Photo', 'Mosaic style']);
+    await select(photo); // something else entirely, then the swapped pair again, picked the other way round
+    await select(painting, photo);
     expect(roles()).toEqual(['Photo', 'Painting']);
     await send({ type: 'swap-roles' });
     expect(roles()).toEqual(['Painting', 'Photo']);
-
-    await select(style, content); // the same pair, picked the other way round
-    expect(roles()).toEqual(['Painting', 'Photo']);
-
-    const styleNamed = figma.frame('Mosaic style', { x: 2000, width: 100, height: 100 });
-    await select(styleNamed, content);
-    expect(roles()).toEqual(['Photo', 'Mosaic style']);
   });
 });
 
@@ -290,13 +311,13 @@ describe('GramstyleMain: inserting the result', () => {
     await send({ type: 'ready' });
     const { content, style } = twoFrames(figma);
     await select(content, style);
-    await send({ type: 'swap-roles' });
-    await send({ type: 'insert', requestId: 1, contentId: style.id, styleId: content.id, png: new Uint8Array(await solidPng(32, 64)) });
+    await send({ type: 'swap-roles' }); // the photo is the content now
+    await send({ type: 'insert', requestId: 1, contentId: content.id, styleId: style.id, png: new Uint8Array(await solidPng(64, 48)) });
     const rectangle = (await figma.getNodeByIdAsync(last('inserted').nodeId)) as FakeSceneNode;
     expect(figma.currentPage.selection).toEqual([rectangle]);
     // The panel hears of the new selection and keeps the (swapped) pair.
     await select(rectangle);
-    expect(last('selection').selection).toMatchObject({ state: 'ready', content: { id: style.id }, style: { id: content.id } });
+    expect(last('selection').selection).toMatchObject({ state: 'ready', content: { id: content.id }, style: { id: style.id } });
 
     await select(content);
     expect(last('selection').selection.state).toBe('hint');

@@ -49,8 +49,10 @@ class UserFacingError extends Error {}
  */
 export class GramstyleMain {
   private uiReady = false;
-  /** The current pair's roles, kept while the same two nodes stay selected so that a swap sticks. */
-  private roles: { contentId: string; styleId: string } | null = null;
+  /** The roles of the pair on show (also while only its results are selected). */
+  private roles: Roles | null = null;
+  /** Roles the user swapped, by pair (pairKey): the swap sticks to those two layers for as long as the plugin runs. */
+  private readonly swapped = new Map<string, Roles>();
   private thumbnails = new Map<string, Promise<Uint8Array | null>>();
   /** The rectangles this plugin inserted (node ids). */
   private readonly results = new Set<string>();
@@ -84,7 +86,10 @@ export class GramstyleMain {
         this.post({ type: 'init', helperUrl: this.options.helperUrl, ...(await this.loadStoredSettings()) });
         return this.publishSelection();
       case 'swap-roles':
-        if (this.roles) this.roles = { contentId: this.roles.styleId, styleId: this.roles.contentId };
+        if (this.roles) {
+          this.roles = { contentId: this.roles.styleId, styleId: this.roles.contentId };
+          this.swapped.set(pairKey(this.roles), this.roles);
+        }
         return this.publishSelection();
       case 'save-settings':
         return this.figma.clientStorage.setAsync(SETTINGS_KEY, message.settings);
@@ -140,17 +145,11 @@ export class GramstyleMain {
       this.thumbnails.clear();
       return { state: 'hint', hint: reading.hint };
     }
-    const { first, second } = reading;
-    const samePair =
-      this.roles !== null &&
-      [first.id, second.id].includes(this.roles.contentId) &&
-      [first.id, second.id].includes(this.roles.styleId);
-    if (!samePair) {
-      const guess = guessRoles(first, second);
-      this.roles = { contentId: guess.content.id, styleId: guess.style.id };
-      this.thumbnails.clear();
-    }
-    const [content, style] = this.roles?.contentId === first.id ? [first, second] : [second, first];
+    const [a, b] = reading.nodes;
+    const roles = this.swapped.get(pairKey({ contentId: a.id, styleId: b.id })) ?? idsOf(guessRoles(a, b));
+    if (!this.roles || pairKey(this.roles) !== pairKey(roles)) this.thumbnails.clear();
+    this.roles = roles;
+    const [content, style] = roles.contentId === a.id ? [a, b] : [b, a];
     return this.describePair(content, style);
   }
 
@@ -288,6 +287,20 @@ async function exportPng(node: ExportableNode, longSide: number): Promise<Uint8A
   } catch (error) {
     throw new UserFacingError(`Figma could not export “${node.name}”: ${messageOf(error)}`);
   }
+}
+
+interface Roles {
+  readonly contentId: string;
+  readonly styleId: string;
+}
+
+/** The same for both orders of the two layers. */
+function pairKey(roles: Roles): string {
+  return [roles.contentId, roles.styleId].sort().join(' ');
+}
+
+function idsOf(pair: { content: { id: string }; style: { id: string } }): Roles {
+  return { contentId: pair.content.id, styleId: pair.style.id };
 }
 
 /**
