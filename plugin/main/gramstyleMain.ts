@@ -1,4 +1,4 @@
-import type { BaseNode, ChildrenMixin, PageNode, PluginAPI, SceneNode } from '@figma/plugin-typings/plugin-api-standalone.js';
+import type { BaseNode, PageNode, PluginAPI, SceneNode } from '@figma/plugin-typings/plugin-api-standalone.js';
 
 import {
   type FrameSummary,
@@ -13,7 +13,8 @@ import {
   uiToMainMessageSchema,
 } from '../../shared/pluginMessages.js';
 import { DEFAULT_HELPER_PORT } from '../../shared/protocol.js';
-import { type Box, longSideConstraint, placeBeside } from './geometry.js';
+import { longSideConstraint } from './geometry.js';
+import { placeResult, renderedBox } from './placement.js';
 import { type ExportableNode, guessRoles, isExportable, readSelection } from './selection.js';
 
 /** The part of Figma's main-thread `fetch` the relay uses (it answers whole bodies: it cannot stream). */
@@ -175,9 +176,7 @@ export class GramstyleMain {
   private async summarize(node: ExportableNode): Promise<FrameSummary> {
     let thumbnail = this.thumbnails.get(node.id);
     if (!thumbnail) {
-      thumbnail = node
-        .exportAsync({ format: 'PNG', constraint: longSideConstraint(node.width, node.height, THUMBNAIL_SIZE) })
-        .catch(() => null); // a missing thumbnail is cosmetic: the frame itself may still export
+      thumbnail = exportPng(node, THUMBNAIL_SIZE).catch(() => null); // cosmetic: the frame itself may still export
       this.thumbnails.set(node.id, thumbnail);
     }
     return {
@@ -208,10 +207,7 @@ export class GramstyleMain {
       this.findExportable(request.contentId, 'content'),
       this.findExportable(request.styleId, 'style'),
     ]);
-    const [contentPng, stylePng] = await Promise.all([
-      exportPng(content, request.size),
-      exportPng(style, request.size),
-    ]);
+    const [contentPng, stylePng] = await Promise.all([exportForJob(content, request.size), exportForJob(style, request.size)]);
     return { type: 'exported', requestId: request.requestId, content: contentPng, style: stylePng };
   }
 
@@ -227,17 +223,18 @@ export class GramstyleMain {
     } catch (error) {
       throw new UserFacingError(`Figma could not take the result image: ${messageOf(error)}`);
     }
+    const placement = placeResult(content, await image.getSizeAsync());
+    if (!placement) throw new UserFacingError(`Could not find where to put the result of “${content.name}”.`);
+    // With dynamic-page access a page must be loaded before a child goes in (the current one always is).
+    if (placement.parent.type === 'PAGE') await placement.parent.loadAsync();
     const rectangle = this.figma.createRectangle();
     try {
       rectangle.name = `${content.name} × ${styleName}`;
-      rectangle.resize(content.width, content.height);
+      rectangle.resize(placement.width, placement.height);
       rectangle.fills = [{ type: 'IMAGE', imageHash: image.hash, scaleMode: 'FILL' }];
-      const target = insertionTarget(content);
-      const siblings = target.parent.children.filter((child) => child.id !== content.id && child.id !== rectangle.id);
-      target.parent.insertChild(target.index, rectangle);
-      const position = placeBeside(target.contentBox, siblings.map(boxOf));
-      rectangle.x = position.x;
-      rectangle.y = position.y;
+      placement.parent.insertChild(placement.index, rectangle);
+      rectangle.x = placement.x;
+      rectangle.y = placement.y;
 
       this.results.add(rectangle.id);
       const page = pageOf(rectangle);
@@ -281,9 +278,15 @@ export class GramstyleMain {
   }
 }
 
+/** The node as PNG, the long side of what it shows (its render bounds, shadows included) `longSide` pixels. */
 async function exportPng(node: ExportableNode, longSide: number): Promise<Uint8Array> {
+  const shown = renderedBox(node) ?? node;
+  return node.exportAsync({ format: 'PNG', constraint: longSideConstraint(shown.width, shown.height, longSide) });
+}
+
+async function exportForJob(node: ExportableNode, longSide: number): Promise<Uint8Array> {
   try {
-    return await node.exportAsync({ format: 'PNG', constraint: longSideConstraint(node.width, node.height, longSide) });
+    return await exportPng(node, longSide);
   } catch (error) {
     throw new UserFacingError(`Figma could not export “${node.name}”: ${messageOf(error)}`);
   }
@@ -301,25 +304,6 @@ function pairKey(roles: Roles): string {
 
 function idsOf(pair: { content: { id: string }; style: { id: string } }): Roles {
   return { contentId: pair.content.id, styleId: pair.style.id };
-}
-
-/**
- * Where the result goes: right after the content frame in the same parent. Instances and component sets take no
- * foreign children, so a frame inside one gets its result on the page instead, at the frame's absolute position.
- */
-function insertionTarget(content: ExportableNode): { parent: BaseNode & ChildrenMixin; index: number; contentBox: Box } {
-  const parent = content.parent;
-  if (parent && 'children' in parent && parent.type !== 'INSTANCE' && parent.type !== 'COMPONENT_SET') {
-    return { parent, index: parent.children.indexOf(content) + 1, contentBox: boxOf(content) };
-  }
-  const page = pageOf(content);
-  const absolute = content.absoluteBoundingBox;
-  if (!page || !absolute) throw new UserFacingError(`Could not find where to put the result of “${content.name}”.`);
-  return { parent: page, index: page.children.length, contentBox: absolute };
-}
-
-function boxOf(node: SceneNode): Box {
-  return 'width' in node ? { x: node.x, y: node.y, width: node.width, height: node.height } : { x: 0, y: 0, width: 0, height: 0 };
 }
 
 function pageOf(node: BaseNode): PageNode | null {
