@@ -5,7 +5,7 @@ import { createContext, runInContext } from 'node:vm';
 import sharp from 'sharp';
 import { describe, expect, it, vi } from 'vitest';
 
-import { GramstyleMain, type MainThreadFetch, PANEL_SIZE, SETTINGS_KEY, TOKEN_KEY } from '../plugin/main/gramstyleMain.js';
+import { GramstyleMain, PANEL_SIZE, SETTINGS_KEY, TOKEN_KEY } from '../plugin/main/gramstyleMain.js';
 import { longSideConstraint, PLACEMENT_GAP, placeBeside } from '../plugin/main/geometry.js';
 import { guessRoles } from '../plugin/main/selection.js';
 import {
@@ -25,10 +25,9 @@ const HELPER_URL = 'http://localhost:7415';
 
 type Posted<T extends MainToUiMessage['type']> = MessageOf<MainToUiMessage, T>;
 
-function setup(options: { fetch?: MainThreadFetch } = {}) {
+function setup() {
   const figma = new FakeFigma();
-  const fetch: MainThreadFetch = options.fetch ?? (async () => Promise.reject(new Error('no network in this test')));
-  const main = new GramstyleMain(figma.api, { html: '<p>panel</p>', helperUrl: HELPER_URL, fetch });
+  const main = new GramstyleMain(figma.api, { html: '<p>panel</p>', helperUrl: HELPER_URL });
   main.start();
   /** Sends a panel message and waits until the main thread has handled it. */
   const send = async (message: unknown) => {
@@ -529,52 +528,11 @@ describe('GramstyleMain: settings and token in clientStorage', () => {
   });
 });
 
-describe('GramstyleMain: the fallback transport', () => {
-  it('relays a request to the helper with Figma’s fetch and hands back status, type and bytes', async () => {
-    const calls: Parameters<MainThreadFetch>[] = [];
-    const { send, last } = setup({
-      fetch: async (...args) => {
-        calls.push(args);
-        const body = new TextEncoder().encode('{"id":"job-1"}');
-        return { status: 202, headersObject: { 'Content-Type': 'application/json; charset=utf-8' }, arrayBuffer: async () => body.buffer };
-      },
-    });
-    await send({
-      type: 'http-request',
-      requestId: 5,
-      method: 'POST',
-      path: '/v1/jobs',
-      headers: { Authorization: 'Bearer t', 'Content-Type': 'application/json' },
-      body: '{"content":"x"}',
-    });
-    expect(calls).toEqual([
-      [`${HELPER_URL}/v1/jobs`, { method: 'POST', headers: { Authorization: 'Bearer t', 'Content-Type': 'application/json' }, body: '{"content":"x"}' }],
-    ]);
-    const response = last('http-response');
-    expect(response).toMatchObject({ requestId: 5, status: 202, contentType: 'application/json; charset=utf-8' });
-    expect(new TextDecoder().decode(response.body)).toBe('{"id":"job-1"}');
-
-    await send({ type: 'http-request', requestId: 6, method: 'GET', path: '/v1/health', headers: {}, body: null });
-    expect(calls[1]).toEqual([`${HELPER_URL}/v1/health`, { method: 'GET', headers: {} }]);
-  });
-
-  it('answers http-error when the helper cannot be reached, and relays only paths of the helper’s API', async () => {
-    const { figma, send, last } = setup({ fetch: async () => Promise.reject(new TypeError('Failed to fetch')) });
-    await send({ type: 'http-request', requestId: 1, method: 'GET', path: '/v1/health', headers: {}, body: null });
-    expect(last('http-error')).toEqual({ type: 'http-error', requestId: 1, message: 'Failed to fetch' });
-
-    const warn = vi.spyOn(console, 'warn').mockImplementation(() => undefined);
-    await send({ type: 'http-request', requestId: 2, method: 'GET', path: '//evil.example/steal', headers: {}, body: null });
-    warn.mockRestore();
-    expect(figma.ui.posted.filter((message) => (message as { requestId?: number }).requestId === 2)).toEqual([]);
-  });
-});
-
 describe('the built main.js', () => {
   it('runs in a bare context like Figma’s sandbox (no DOM, no Node) and answers the panel', async () => {
     const code = await readFile(join(projectRoot, 'dist', 'plugin', 'main.js'), 'utf8');
     const figma = new FakeFigma();
-    const context = createContext({ figma: figma.api, __html__: '<p>built panel</p>', console, setTimeout, clearTimeout, fetch: undefined });
+    const context = createContext({ figma: figma.api, __html__: '<p>built panel</p>', console, setTimeout, clearTimeout });
     runInContext(code, context);
     expect(figma.ui.html).toBe('<p>built panel</p>');
     expect(figma.ui.options).toMatchObject({ themeColors: true });

@@ -17,18 +17,11 @@ import { longSideConstraint } from './geometry.js';
 import { placeResult, renderedBox } from './placement.js';
 import { type ExportableNode, guessRoles, isExportable, readSelection } from './selection.js';
 
-/** The part of Figma's main-thread `fetch` the relay uses (it answers whole bodies: it cannot stream). */
-export type MainThreadFetch = (
-  url: string,
-  init: { method: string; headers: { [name: string]: string }; body?: string },
-) => Promise<{ status: number; headersObject: { [name: string]: string }; arrayBuffer(): Promise<ArrayBuffer> }>;
-
 export interface GramstyleMainOptions {
   /** The panel's HTML (`__html__` in Figma). */
   readonly html: string;
-  /** The helper's base URL, e.g. http://localhost:7415: the only place the relay sends requests. */
+  /** The helper's base URL, e.g. http://localhost:7415, handed to the panel. */
   readonly helperUrl: string;
-  readonly fetch: MainThreadFetch;
 }
 
 /**
@@ -102,8 +95,6 @@ export class GramstyleMain {
         return this.answer(message.requestId, () => this.exportPair(message));
       case 'insert':
         return this.answer(message.requestId, () => this.insertResult(message));
-      case 'http-request':
-        return this.relay(message);
       case 'notify':
         this.figma.notify(message.message, { error: message.error });
         return;
@@ -258,24 +249,6 @@ export class GramstyleMain {
     }
     return node;
   }
-
-  // ---- the fallback transport ----
-
-  private async relay(request: MessageOf<UiToMainMessage, 'http-request'>): Promise<void> {
-    const url = this.options.helperUrl.replace(/\/+$/, '') + request.path;
-    try {
-      const response = await this.options.fetch(url, {
-        method: request.method,
-        headers: request.headers,
-        ...(request.body === null ? {} : { body: request.body }),
-      });
-      const body = new Uint8Array(await response.arrayBuffer());
-      const contentType = headerValue(response.headersObject, 'content-type');
-      this.post({ type: 'http-response', requestId: request.requestId, status: response.status, contentType, body });
-    } catch (error) {
-      this.post({ type: 'http-error', requestId: request.requestId, message: messageOf(error) });
-    }
-  }
 }
 
 /** The node as PNG, the long side of what it shows (its render bounds, shadows included) `longSide` pixels. */
@@ -311,11 +284,6 @@ function pageOf(node: BaseNode): PageNode | null {
     if (current.type === 'PAGE') return current;
   }
   return null;
-}
-
-function headerValue(headers: { [name: string]: string }, name: string): string | null {
-  const key = Object.keys(headers).find((candidate) => candidate.toLowerCase() === name);
-  return key === undefined ? null : (headers[key] ?? null);
 }
 
 function messageOf(error: unknown): string {

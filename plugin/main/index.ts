@@ -11,8 +11,4 @@ z.config({ jitless: true });
 // global `figma` has the same declarations, which TypeScript cannot match across the two copies.
 const api = figma as unknown as PluginAPI;
 
-new GramstyleMain(api, {
-  html: __html__,
-  helperUrl: DEFAULT_HELPER_URL,
-  fetch: (url, init) => fetch(url, init),
-}).start();
+new GramstyleMain(api, { html: __html__, helperUrl: DEFAULT_HELPER_URL }).start();

@@ -2,7 +2,7 @@
 import { z } from 'zod';
 
 import { MainThreadBridge } from './bridge.js';
-import { directTransport, HelperClient, relayTransport } from './helperClient.js';
+import { fetchTransport, HelperClient } from './helperClient.js';
 import { Panel } from './panel.js';
 import './styles.css';
 
@@ -10,4 +10,4 @@ import './styles.css';
 z.config({ jitless: true });
 
 const bridge = new MainThreadBridge(window.parent);
-new Panel(bridge, (helperUrl) => new HelperClient(directTransport(helperUrl), relayTransport(bridge))).start();
+new Panel(bridge, (helperUrl) => new HelperClient(fetchTransport(helperUrl))).start();

@@ -27,7 +27,7 @@ const CUSTOM_SIZE = 'custom';
 
 type Connection =
   | { kind: 'checking' }
-  | { kind: 'connected'; health: Health; via: 'direct' | 'relay' }
+  | { kind: 'connected'; health: Health }
   | { kind: 'starting'; health: Health }
   | { kind: 'not-running' }
   | { kind: 'needs-pairing'; refused: boolean }
@@ -109,7 +109,7 @@ export class Panel {
     const verifyToken = this.connection.kind !== 'connected';
     let next: Connection;
     try {
-      const health = await client.connect();
+      const health = await client.health();
       if (health.status === 'error') {
         next = { kind: 'broken', message: health.details?.message ?? 'The helper could not start its engine.' };
       } else if (!client.token) {
@@ -119,7 +119,7 @@ export class Panel {
       } else if (health.status === 'starting') {
         next = { kind: 'starting', health };
       } else {
-        next = { kind: 'connected', health, via: client.via };
+        next = { kind: 'connected', health };
       }
     } catch (error) {
       next = error instanceof HelperUnreachableError ? { kind: 'not-running' } : { kind: 'broken', message: messageOf(error) };
@@ -430,7 +430,6 @@ export class Panel {
         title = 'Helper connected';
         const { backend, device } = connection.health.details ?? { backend: null, device: null };
         detail = [backend, device].filter(Boolean).join(' · ') || null;
-        if (connection.via === 'relay') detail = `${detail ?? 'Connected'} · through Figma`;
         break;
       }
       case 'starting': {

@@ -5,13 +5,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type BrowserContext, chromium, type Frame, type Page } from 'playwright-core';
 
-import { GramstyleMain, type MainThreadFetch } from '../../plugin/main/gramstyleMain.js';
+import { GramstyleMain } from '../../plugin/main/gramstyleMain.js';
 import type { FakeFigma } from './fakeFigma.js';
 
 /**
  * Plays Figma around the built panel: a page that embeds ui.html in a sandboxed iframe (origin "null", as in Figma)
  * and carries `{pluginMessage}` posts between it and the real main-thread code (GramstyleMain) running here in Node
- * on a FakeFigma. The main thread's fetch is Node's, as Figma's is not the iframe's.
+ * on a FakeFigma.
  */
 
 export type Theme = 'light' | 'dark';
@@ -125,20 +125,6 @@ function harnessPage(width: number, height: number): string {
 </script></body></html>`;
 }
 
-/** Node's fetch in the shape of Figma's main-thread fetch. */
-export const nodeMainThreadFetch: MainThreadFetch = async (url, init) => {
-  const response = await fetch(url, init);
-  const headersObject: { [name: string]: string } = {};
-  response.headers.forEach((value, name) => {
-    headersObject[name] = value;
-  });
-  return {
-    status: response.status,
-    headersObject,
-    arrayBuffer: () => response.arrayBuffer(),
-  };
-};
-
 export interface PluginHarness {
   readonly page: Page;
   /** The panel's frame (ui.html inside the sandboxed iframe). */
@@ -156,13 +142,11 @@ export interface HarnessOptions {
   readonly figma: FakeFigma;
   readonly helperUrl: string;
   readonly theme?: Theme;
-  /** Runs before the page loads, e.g. to route (block) the panel's own requests. */
-  readonly beforeLoad?: (page: Page) => Promise<unknown>;
 }
 
 export async function openPluginHarness(options: HarnessOptions): Promise<PluginHarness> {
   const { figma } = options;
-  const main = new GramstyleMain(figma.api, { html: options.uiHtml, helperUrl: options.helperUrl, fetch: nodeMainThreadFetch });
+  const main = new GramstyleMain(figma.api, { html: options.uiHtml, helperUrl: options.helperUrl });
   main.start();
   const width = Number(figma.ui.options?.width ?? 320);
   const height = Number(figma.ui.options?.height ?? 600);
@@ -215,7 +199,6 @@ export async function openPluginHarness(options: HarnessOptions): Promise<Plugin
     await page.exposeFunction('gramstyleToMain', async (encoded: Encoded) => {
       await figma.ui.fromPanel(decodeBytes(encoded));
     });
-    await options.beforeLoad?.(page);
     await page.goto(harnessUrl);
     const panel = await waitForPanelFrame(page);
 
