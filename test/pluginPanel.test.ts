@@ -120,7 +120,7 @@ async function freePort(): Promise<number> {
 describe('the panel in Chromium against a real helper', () => {
   it('shows the frames, converges with progress and previews, and inserts the result', async () => {
     const { figma, page, content } = await designerFile({ size: 512, iterations: 200 });
-    harness = await openPluginHarness({ uiHtml, figma, helperUrl: helper.url });
+    harness = await openPluginHarness({ uiHtml, figma, helperPort: helper.port });
     const { panel } = harness;
 
     await waitForText(harness, '#helper-title', /^Helper connected$/);
@@ -186,9 +186,45 @@ describe('the panel in Chromium against a real helper', () => {
     expect(unexpectedConsoleErrors(harness)).toEqual([]);
   });
 
+  it('hears the main thread from Figma’s top window and nothing from other frames, under the manifest’s CSP', async () => {
+    const { figma } = await designerFile({ size: 64, iterations: 4 });
+    harness = await openPluginHarness({ uiHtml, figma, helperPort: helper.port });
+    const { panel } = harness;
+    await waitForText(harness, '#helper-title', /^Helper connected$/);
+    await waitForText(harness, '#content-card .frame-name', /^Landscape$/);
+    expect(await panel.evaluate(() => ({ origin: self.origin, url: location.href.slice(0, 5), depth: [parent, parent.parent, parent.parent.parent].indexOf(top as Window) }))).toEqual({
+      origin: 'null',
+      url: 'data:',
+      depth: 2,
+    });
+
+    // Count deliveries in the panel itself: once a message has arrived there, the bridge has had its say.
+    await panel.evaluate(() => {
+      const seen = { count: 0 };
+      (window as unknown as { seen: typeof seen }).seen = seen;
+      window.addEventListener('message', (event) => {
+        if (event.data && typeof event.data === 'object' && 'pluginMessage' in event.data) seen.count++;
+      });
+    });
+    const delivered = () => panel.evaluate(() => (window as unknown as { seen: { count: number } }).seen.count);
+    const forged = { type: 'selection', selection: { state: 'hint', hint: 'Forged by another frame' } };
+    await harness.postFromStranger(forged);
+    await expect.poll(delivered).toBe(1);
+    await panel.evaluate((message) => window.postMessage({ pluginMessage: message }, '*'), forged);
+    await expect.poll(delivered).toBe(2);
+    expect(await panel.isVisible('#frame-pair')).toBe(true);
+    expect(await panel.isVisible('#selection-hint')).toBe(false);
+
+    // The network iframe's policy lets the panel reach only what allowedDomains lists: localhost at the helper's port.
+    const fetchFromPanel = (url: string) => panel.evaluate((target) => fetch(target).then((response) => `HTTP ${response.status}`, (error: unknown) => String(error)), url);
+    expect(await fetchFromPanel(`http://localhost:${helper.port}/v1/health`)).toBe('HTTP 200');
+    expect(await fetchFromPanel(`http://127.0.0.1:${helper.port}/v1/health`)).toBe('TypeError: Failed to fetch');
+    expect(harness.consoleErrors.some((line) => /violates the following Content Security Policy directive: "connect-src/.test(line))).toBe(true);
+  });
+
   it('cancels a running job', async () => {
     const { figma } = await designerFile({ size: 128, iterations: 200 });
-    harness = await openPluginHarness({ uiHtml, figma, helperUrl: helper.url });
+    harness = await openPluginHarness({ uiHtml, figma, helperPort: helper.port });
     const { panel } = harness;
     await waitForText(harness, '#helper-title', /^Helper connected$/);
     await waitForText(harness, '#content-card .frame-name', /^Landscape$/);
@@ -215,7 +251,7 @@ describe('the panel in Chromium against a real helper', () => {
   it('says when the helper is not running, with the command to start it', async () => {
     const { figma } = await designerFile({ size: 64, iterations: 4 });
     const closedPort = await freePort();
-    harness = await openPluginHarness({ uiHtml, figma, helperUrl: `http://127.0.0.1:${closedPort}`, theme: 'dark' });
+    harness = await openPluginHarness({ uiHtml, figma, helperPort: closedPort, theme: 'dark' });
     const { panel } = harness;
     await waitForText(harness, '#helper-title', /^Helper not running$/);
     expect(await textOf(harness, '#start-command')).toBe('gramstyle serve');
@@ -232,7 +268,7 @@ describe('the panel in Chromium against a real helper', () => {
 
   it('asks for the token when the helper refuses the stored one, and pairs', async () => {
     const { figma } = await designerFile({ size: 64, iterations: 4, token: 'not-the-token' });
-    harness = await openPluginHarness({ uiHtml, figma, helperUrl: helper.url });
+    harness = await openPluginHarness({ uiHtml, figma, helperPort: helper.port });
     const { panel } = harness;
     await waitForText(harness, '#helper-title', /^The helper refused the token$/);
     expect(await panel.isVisible('#pairing')).toBe(true);

@@ -13,25 +13,29 @@ type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K>
 export type MainRequest = DistributiveOmit<Extract<UiToMainMessage, { requestId: number }>, 'requestId'>;
 
 /**
- * The panel's end of the plugin's message channel. Figma relays `parent.postMessage({pluginMessage}, '*')` to the
- * main thread and delivers the main thread's messages as `{pluginMessage}` message events; everything received is
- * checked against the shared schemas before use.
+ * The panel's end of the plugin's message channel. The panel posts `parent.postMessage({pluginMessage}, '*')`, which
+ * Figma relays to the main thread. Figma loads the panel as the innermost of nested iframes and delivers the main
+ * thread's messages (`{pluginMessage}` message events) from its top window, not from `window.parent`: so a message
+ * counts when it comes from a window above the panel, any of which may be Figma's, and never from another frame (a
+ * sibling, a child, a popup) or the panel itself. Everything received is checked against the shared schemas.
  */
 export class MainThreadBridge {
   private nextRequestId = 1;
   private readonly pending = new Map<number, (reply: MainReply) => void>();
   private readonly listeners = new Set<(notice: MainNotice) => void>();
+  private readonly figmaWindows: ReadonlySet<MessageEventSource>;
 
-  constructor(private readonly host: Window = window.parent) {
-    window.addEventListener('message', (event: MessageEvent) => {
-      if (event.source !== this.host) return;
+  constructor(private readonly panel: Window = window) {
+    this.figmaWindows = ancestorsOf(panel);
+    panel.addEventListener('message', (event: MessageEvent) => {
+      if (event.source === null || !this.figmaWindows.has(event.source)) return;
       const data: unknown = event.data;
       if (data && typeof data === 'object' && 'pluginMessage' in data) this.receive(data.pluginMessage);
     });
   }
 
   post(message: UiToMainMessage): void {
-    this.host.postMessage({ pluginMessage: message }, '*');
+    this.panel.parent.postMessage({ pluginMessage: message }, '*');
   }
 
   /** Sends a request and resolves with the main thread's answer to it. */
@@ -62,4 +66,11 @@ export class MainThreadBridge {
     }
     for (const listener of this.listeners) listener(message);
   }
+}
+
+/** Every window above `panel`, up to the top one. */
+function ancestorsOf(panel: Window): Set<MessageEventSource> {
+  const ancestors = new Set<MessageEventSource>();
+  for (let frame = panel; frame.parent !== frame; frame = frame.parent) ancestors.add(frame.parent);
+  return ancestors;
 }

@@ -9,5 +9,5 @@ import './styles.css';
 // Figma's iframe may forbid eval (CSP); zod then validates without generating code.
 z.config({ jitless: true });
 
-const bridge = new MainThreadBridge(window.parent);
+const bridge = new MainThreadBridge(window);
 new Panel(bridge, (helperUrl) => new HelperClient(fetchTransport(helperUrl))).start();

@@ -3,7 +3,8 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 /**
- * manifest.json as Figma reads it and the rules Figma applies when a plugin is imported.
+ * manifest.json as Figma reads it, the rules Figma applies when a plugin is imported, and the Content-Security-Policy
+ * Figma derives from `networkAccess.allowedDomains` for the plugin's UI (which the test harness gives its iframe).
  *
  * The rules, from Figma's plugin manifest documentation (developers.figma.com/docs/plugins/manifest and
  * …/making-network-requests) and the client's import errors:
@@ -117,4 +118,28 @@ function domainList(value: unknown, key: string, problems: string[]): string[] {
 function hostOf(entry: string): string | null {
   const parsed = parseDomain(entry);
   return 'problem' in parsed ? null : parsed.host;
+}
+
+/**
+ * The policy on the "network" iframe that holds the plugin's UI, which the UI's `data:` document inherits (a local
+ * scheme document takes its creator's policy). What Figma documents of it: a request to a domain that is not in
+ * allowedDomains "is blocked" with "content-security policy (CSP) errors". So connections go to allowedDomains only;
+ * the rest lets a single HTML file with inline script and styles and `data:` images run, as Figma's UI must.
+ * `port` maps the manifest's port to the one a test's helper listens on: the only liberty the harness takes.
+ */
+export function pluginContentSecurityPolicy(manifest: FigmaManifest, port: { from: number; to: number }): string {
+  const allowed = (manifest.networkAccess?.allowedDomains ?? []) as string[];
+  const sources = allowed
+    .filter((entry) => entry !== 'none')
+    .map((entry) => entry.replace(new RegExp(`:${port.from}(?=/|$)`), `:${port.to}`));
+  const connect = sources.length > 0 ? sources.join(' ') : "'none'";
+  return [
+    "default-src 'none'",
+    "script-src 'unsafe-inline'",
+    "style-src 'unsafe-inline'",
+    `img-src data: blob: ${sources.join(' ')}`.trim(),
+    'font-src data:',
+    'frame-src data:',
+    `connect-src ${connect}`,
+  ].join('; ');
 }
