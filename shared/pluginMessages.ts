@@ -112,3 +112,16 @@ export type MainToUiMessage = z.infer<typeof mainToUiMessageSchema>;
 
 /** The message of one type, e.g. `MessageOf<MainToUiMessage, 'exported'>`. */
 export type MessageOf<M extends { type: string }, T extends M['type']> = Extract<M, { type: T }>;
+
+// ---- requests and their replies ----
+
+/** The panel's messages that the main thread answers, matched by requestId. */
+export type MainRequest = Extract<UiToMainMessage, { requestId: number }>;
+export type MainRequestType = MainRequest['type'];
+
+/**
+ * The reply each request gets when it works; any request may instead get `failed`. The one place that ties a reply
+ * to its request: the main thread's handlers must return this type, and the panel refuses any other answer.
+ */
+export const REPLY_TYPE = { export: 'exported', insert: 'inserted' } as const satisfies Record<MainRequestType, MainToUiMessage['type']>;
+export type ReplyTo<T extends MainRequestType> = MessageOf<MainToUiMessage, (typeof REPLY_TYPE)[T]>;

@@ -2,11 +2,13 @@ import type { BaseNode, PageNode, PluginAPI, SceneNode } from '@figma/plugin-typ
 
 import {
   type FrameSummary,
+  type MainRequestType,
   type MainToUiMessage,
   type MessageOf,
   panelSettingsSchema,
   type PanelSettings,
   pairingTokenSchema,
+  type ReplyTo,
   type SelectionState,
   THUMBNAIL_SIZE,
   type UiToMainMessage,
@@ -92,9 +94,9 @@ export class GramstyleMain {
           ? this.figma.clientStorage.deleteAsync(TOKEN_KEY)
           : this.figma.clientStorage.setAsync(TOKEN_KEY, message.token);
       case 'export':
-        return this.answer(message.requestId, () => this.exportPair(message));
+        return this.answer(message, () => this.exportPair(message));
       case 'insert':
-        return this.answer(message.requestId, () => this.insertResult(message));
+        return this.answer(message, () => this.insertResult(message));
       case 'notify':
         this.figma.notify(message.message, { error: message.error });
         return;
@@ -182,18 +184,18 @@ export class GramstyleMain {
 
   // ---- export and insertion ----
 
-  /** Runs one request of the panel, answering `failed` (and telling the user through Figma) if it throws. */
-  private async answer(requestId: number, work: () => Promise<MainToUiMessage>): Promise<void> {
+  /** Answers one request of the panel with its reply, or `failed` (telling the user through Figma too) if it throws. */
+  private async answer<T extends MainRequestType>(request: { requestId: number; type: T }, work: () => Promise<ReplyTo<T>>): Promise<void> {
     try {
       this.post(await work());
     } catch (error) {
       const message = error instanceof UserFacingError ? error.message : `Gramstyle: ${messageOf(error)}`;
       this.figma.notify(message, { error: true });
-      this.post({ type: 'failed', requestId, message });
+      this.post({ type: 'failed', requestId: request.requestId, message });
     }
   }
 
-  private async exportPair(request: MessageOf<UiToMainMessage, 'export'>): Promise<MainToUiMessage> {
+  private async exportPair(request: MessageOf<UiToMainMessage, 'export'>): Promise<ReplyTo<'export'>> {
     const [content, style] = await Promise.all([
       this.findExportable(request.contentId, 'content'),
       this.findExportable(request.styleId, 'style'),
@@ -202,7 +204,7 @@ export class GramstyleMain {
     return { type: 'exported', requestId: request.requestId, content: contentPng, style: stylePng };
   }
 
-  private async insertResult(request: MessageOf<UiToMainMessage, 'insert'>): Promise<MainToUiMessage> {
+  private async insertResult(request: MessageOf<UiToMainMessage, 'insert'>): Promise<ReplyTo<'insert'>> {
     const content = await this.findExportable(request.contentId, 'content');
     // The style frame only lends its name: a result is still worth inserting if it was deleted meanwhile.
     const styleNode = await this.figma.getNodeByIdAsync(request.styleId);

@@ -9,7 +9,7 @@ import {
 } from '../../shared/pluginMessages.js';
 import type { Health, JobProgress, JobStatus } from '../../shared/protocol.js';
 import { MIN_SIZE } from '../../shared/stylizeOptions.js';
-import type { MainNotice, MainThreadBridge } from './bridge.js';
+import { type MainNotice, type MainThreadBridge, MainThreadFailure } from './bridge.js';
 import { bytesToBase64, formatDimensions, formatEta, pngDataUrl } from './format.js';
 import { HelperClient, HelperError, HelperUnreachableError } from './helperClient.js';
 
@@ -201,8 +201,7 @@ export class Panel {
     this.el.cancel.focus();
     try {
       const exported = await this.bridge.request({ type: 'export', contentId: run.contentId, styleId: run.styleId, size: options.size });
-      if (exported.type === 'failed') throw new PanelError(exported.message);
-      if (exported.type !== 'exported' || run.canceled) return;
+      if (run.canceled) return;
       this.advance(run, 'uploading');
       run.jobId = await client.createJob({
         content: bytesToBase64(exported.content),
@@ -260,8 +259,6 @@ export class Panel {
     if (!run.result) return;
     this.advance(run, 'inserting');
     const reply = await this.bridge.request({ type: 'insert', contentId: run.contentId, styleId: run.styleId, png: run.result });
-    if (reply.type === 'failed') throw new PanelError(reply.message, { alreadyNotified: true });
-    if (reply.type !== 'inserted') throw new PanelError(`Unexpected answer from the main thread: ${reply.type}`);
     run.insertedName = reply.name;
     this.advance(run, 'done');
     if (this.doc.activeElement === this.el.cancel || this.doc.activeElement === this.doc.body) this.el.insertAgain.focus();
@@ -307,8 +304,8 @@ export class Panel {
       this.connection = { kind: 'needs-pairing', refused: true };
     }
     run.error = message;
-    const isInsertFailure = error instanceof PanelError && error.alreadyNotified;
-    if (!isInsertFailure) this.bridge.post({ type: 'notify', message: `Gramstyle: ${message}`, error: true });
+    // The main thread tells the user of its own failures through figma.notify.
+    if (!(error instanceof MainThreadFailure)) this.bridge.post({ type: 'notify', message: `Gramstyle: ${message}`, error: true });
     if (this.el.cancel === this.doc.activeElement) this.el.stylize.focus();
     this.advance(run, 'failed');
   }
@@ -546,13 +543,7 @@ function recheckDelay(connection: Connection): number | null {
 }
 
 /** An error whose message is meant for the user as it is. */
-class PanelError extends Error {
-  readonly alreadyNotified: boolean;
-  constructor(message: string, options: { alreadyNotified?: boolean } = {}) {
-    super(message);
-    this.alreadyNotified = options.alreadyNotified ?? false;
-  }
-}
+class PanelError extends Error {}
 
 function stageText(run: Run): string {
   switch (run.stage) {
