@@ -1,51 +1,19 @@
 import { describe, expect, it, vi } from 'vitest';
 
-import { type MainNotice, MainThreadBridge, MainThreadFailure } from '../plugin/ui/bridge.js';
+import { type MainNotice, MainThreadFailure } from '../plugin/ui/bridge.js';
+import { FakeWindow, figmaNesting } from './support/figmaWindows.js';
 
-/**
- * The panel's message channel without a browser: windows are EventTargets with Figma's nesting (top → outer →
- * network → panel); a message event carries its source window, as the browser's does.
- */
-class FakeWindow extends EventTarget {
-  parent: FakeWindow = this;
-  readonly posted: unknown[] = [];
-
-  constructor(parent?: FakeWindow) {
-    super();
-    if (parent) this.parent = parent;
-  }
-
-  postMessage(data: unknown): void {
-    this.posted.push(structuredClone(data));
-  }
-
-  /** Delivers `data` to this window as coming from `source`. */
-  deliver(data: unknown, source: FakeWindow | null): void {
-    this.dispatchEvent(Object.assign(new Event('message'), { data: structuredClone(data), source }));
-  }
-}
-
-function figmaNesting(replyTimeoutMs?: number) {
-  const top = new FakeWindow();
-  const outer = new FakeWindow(top);
-  const network = new FakeWindow(outer);
-  const panel = new FakeWindow(network);
-  const bridge = new MainThreadBridge(panel as unknown as Window, replyTimeoutMs);
-  /** The requests the panel posted (to its parent, as Figma expects). */
-  const requests = () => network.posted.map((data) => (data as { pluginMessage: { requestId: number; type: string } }).pluginMessage);
-  const fromFigma = (message: unknown) => panel.deliver({ pluginMessage: message, pluginId: '1' }, top);
-  return { top, outer, network, panel, bridge, requests, fromFigma };
-}
+/** The panel's message channel without a browser, in Figma's nesting of windows. */
 
 const exportRequest = { type: 'export', contentId: '1:2', styleId: '1:3', size: 64 } as const;
 
 describe('MainThreadBridge', () => {
   it('posts requests to its parent and resolves each with the reply of its type, matched by requestId', async () => {
-    const { bridge, requests, fromFigma } = figmaNesting();
+    const { bridge, fromPanel, fromFigma } = figmaNesting();
     const first = bridge.request(exportRequest);
     const second = bridge.request({ type: 'insert', contentId: '1:2', styleId: '1:3', png: new Uint8Array([1, 2]) });
-    const [exportId, insertId] = requests().map((request) => request.requestId);
-    expect(requests().map((request) => request.type)).toEqual(['export', 'insert']);
+    const [exportId, insertId] = fromPanel().map((request) => request.requestId);
+    expect(fromPanel().map((request) => request.type)).toEqual(['export', 'insert']);
     fromFigma({ type: 'inserted', requestId: insertId, nodeId: '9:9', name: 'Photo × Paint' });
     fromFigma({ type: 'exported', requestId: exportId, content: new Uint8Array([1]), style: new Uint8Array([2]) });
     expect(await second).toMatchObject({ type: 'inserted', name: 'Photo × Paint' });
@@ -53,13 +21,13 @@ describe('MainThreadBridge', () => {
   });
 
   it('ends a request with an error for `failed`, for a reply of the wrong type, and for no reply in time', async () => {
-    const { bridge, requests, fromFigma } = figmaNesting(50);
+    const { bridge, fromPanel, fromFigma } = figmaNesting(50);
     const failed = bridge.request(exportRequest);
-    fromFigma({ type: 'failed', requestId: requests()[0]!.requestId, message: 'The content frame is no longer in the document.' });
+    fromFigma({ type: 'failed', requestId: fromPanel()[0]!.requestId, message: 'The content frame is no longer in the document.' });
     await expect(failed).rejects.toEqual(new MainThreadFailure('The content frame is no longer in the document.'));
 
     const wrong = bridge.request(exportRequest);
-    fromFigma({ type: 'inserted', requestId: requests()[1]!.requestId, nodeId: '9:9', name: 'x' });
+    fromFigma({ type: 'inserted', requestId: fromPanel()[1]!.requestId, nodeId: '9:9', name: 'x' });
     await expect(wrong).rejects.toThrow('The plugin’s main thread answered its export request with inserted.');
 
     await expect(bridge.request(exportRequest)).rejects.toThrow('Figma did not answer the plugin’s export request.');

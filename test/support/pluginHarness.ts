@@ -177,6 +177,8 @@ export interface PluginHarness {
   readonly consoleErrors: string[];
   /** Posts a message to the panel from a frame that is not Figma's (it must be ignored). */
   postFromStranger(message: unknown): Promise<void>;
+  /** Changes what the main thread posts before the panel gets it (null: deliver as posted), to play a faulty host. */
+  rewriteToPanel(rewrite: ((message: unknown) => unknown) | null): void;
   setTheme(theme: Theme): Promise<void>;
   screenshot(path: string): Promise<void>;
   close(): Promise<void>;
@@ -247,8 +249,9 @@ export async function openPluginHarness(options: HarnessOptions): Promise<Plugin
 
     // Main thread → panel, in order.
     let delivery = Promise.resolve();
+    let rewrite: ((message: unknown) => unknown) | null = null;
     const unsubscribe = figma.ui.subscribe((message) => {
-      const encoded = encodeBytes(message);
+      const encoded = encodeBytes(rewrite ? rewrite(message) : message);
       delivery = delivery
         .then(() => page.evaluate((payload) => (window as unknown as { gramstyleToUi(m: unknown): void }).gramstyleToUi(payload), encoded))
         .catch((error: unknown) => {
@@ -269,6 +272,9 @@ export async function openPluginHarness(options: HarnessOptions): Promise<Plugin
       consoleErrors,
       async postFromStranger(message) {
         await page.evaluate((payload) => (window as unknown as { gramstyleStranger(m: unknown): void }).gramstyleStranger(payload), encodeBytes(message));
+      },
+      rewriteToPanel(next) {
+        rewrite = next;
       },
       async setTheme(next) {
         theme = next;
