@@ -3,6 +3,8 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 
 import type { RunningHelper } from '../helper/server/index.js';
 import { TOKEN_KEY } from '../plugin/main/gramstyleMain.js';
+import { healthSchema } from '../shared/protocol.js';
+import { HelperProcess } from './support/helperProcess.js';
 import {
   designerFile,
   freePort,
@@ -18,7 +20,7 @@ import { openPluginHarness, type PluginHarness } from './support/pluginHarness.j
 
 /**
  * The panel and the helper: how the panel hears Figma, finds the helper, pairs with it, says what is wrong when it
- * cannot reach it (a helper that is not running, a browser that refuses localhost).
+ * cannot reach it (a helper that is not running, a browser that refuses localhost) and when it restarted mid-job.
  * The built panel in headless Chromium inside Figma's nesting of iframes, against real helpers.
  */
 
@@ -145,4 +147,44 @@ describe('the panel and the helper, in Chromium', () => {
     expect(await panel.isEnabled('#stylize')).toBe(true);
     expect(unexpectedConsoleErrors(harness, [/status of 401/])).toEqual([]);
   });
+
+  it('says the helper restarted and the job was lost when it is killed mid-job and started again, then stylizes again', async () => {
+    const cli = await HelperProcess.start();
+    try {
+      const { figma } = await designerFile({ size: 128, iterations: 300, token: cli.token });
+      harness = await openPluginHarness({ uiHtml, figma, helperPort: cli.port });
+      const { panel } = harness;
+      await waitForText(harness, '#helper-title', /^Helper connected$/, 90_000);
+      await waitForText(harness, '#content-card .frame-name', /^Landscape$/);
+      await panel.click('#stylize');
+      await waitForText(harness, '#progress-label', /^Iteration [1-9]\d* of 300 · /, 90_000);
+      const lostInstance = await helperInstance(cli.url);
+
+      await cli.kill();
+      await waitForText(harness, '#run-status', /^Lost contact with the helper\. Waiting for it to answer again…$/);
+      await waitForText(harness, '#helper-title', /^Can’t reach the helper$/);
+      expect(await panel.isVisible('#cancel')).toBe(true);
+
+      await cli.serve(); // the same port, a new process: a new instanceId
+      await waitForText(harness, '#run-error', /^The helper restarted, and the job it was running was lost\. Press Stylize to run it again\.$/, 60_000);
+      expect(await helperInstance(cli.url)).not.toBe(lostInstance);
+      expect(figma.notifications.at(-1)?.message).toBe('Gramstyle: The helper restarted, and the job it was running was lost. Press Stylize to run it again.');
+      await waitForText(harness, '#helper-title', /^Helper connected$/, 90_000);
+      expect(await panel.isVisible('#cancel')).toBe(false);
+
+      // Stylize again, shorter this time: the new helper does the job.
+      await panel.click('#advanced summary');
+      await panel.fill('#iterations', '3');
+      await panel.click('#stylize');
+      await waitForText(harness, '#run-status', /^Inserted “Landscape × Brush strokes” beside Landscape\.$/, 90_000);
+      expect(await textOf(harness, '#run-error')).toBe('');
+      expect(figma.images.size).toBe(1);
+    } finally {
+      await cli.stop();
+    }
+  });
 });
+
+async function helperInstance(url: string): Promise<string> {
+  return healthSchema.parse(await (await fetch(`${url}/v1/health`)).json()).instanceId;
+}

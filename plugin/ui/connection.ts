@@ -18,12 +18,14 @@ const CONNECTED_POLL_MS = 10_000;
 
 /**
  * The panel's link to one helper: whether it answers, is ready and takes the token, asked again now and then (often
- * while it starts or cannot be reached).
+ * while it starts or cannot be reached). A run that loses the helper waits here until it answers again.
  */
 export class HelperConnection {
   state: Connection = { kind: 'checking' };
   private serial = 0;
   private timer: ReturnType<typeof setTimeout> | undefined;
+  /** Runs waiting for the helper to answer again. */
+  private readonly waiting = new Set<(health: Health) => void>();
 
   constructor(
     readonly client: HelperClient,
@@ -44,8 +46,10 @@ export class HelperConnection {
     // Once paired, the periodic checks read only the health: a token revoked later shows up as a 401 on the next job.
     const verifyToken = this.state.kind !== 'connected';
     let next: Connection;
+    let health: Health | null = null;
     try {
-      next = await this.judge(await this.client.health(), verifyToken);
+      health = await this.client.health();
+      next = await this.judge(health, verifyToken);
     } catch (error) {
       next = error instanceof HelperUnreachableError ? { kind: 'unreachable' } : { kind: 'broken', message: messageOf(error) };
     }
@@ -54,6 +58,11 @@ export class HelperConnection {
       this.onChange();
       const delay = recheckDelay(next);
       if (delay !== null) this.schedule(delay);
+    }
+    // Runs that lost the helper learn it is back once the panel shows it.
+    if (health) {
+      for (const resolve of this.waiting) resolve(health);
+      this.waiting.clear();
     }
     return next;
   }
@@ -71,11 +80,13 @@ export class HelperConnection {
     return this.check();
   }
 
-  /** A request did not reach the helper: say so and keep asking. */
-  lost(): void {
+  /** A request did not reach the helper: say so, keep asking, and resolve with its health once it answers again. */
+  lost(): Promise<Health> {
     this.state = { kind: 'unreachable' };
     this.onChange();
+    const back = new Promise<Health>((resolve) => this.waiting.add(resolve));
     this.schedule(RECONNECT_POLL_MS);
+    return back;
   }
 
   /** The helper refused the token on a request. */

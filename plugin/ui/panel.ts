@@ -46,7 +46,7 @@ export class Panel {
       this.form.show(notice.settings);
       const client = this.createClient(notice.helperUrl);
       client.token = notice.token;
-      this.connection = new HelperConnection(client, () => this.render(), () => this.run?.active === true);
+      this.connection = new HelperConnection(client, () => this.render(), () => this.run?.active === true && this.run.stage !== 'reconnecting');
       void this.connection.check();
     } else {
       this.selection = notice.selection;

@@ -1,5 +1,5 @@
 import type { PanelSettings } from '../../shared/pluginMessages.js';
-import type { JobProgress, JobStatus } from '../../shared/protocol.js';
+import type { Health, JobProgress, JobStatus } from '../../shared/protocol.js';
 import { type MainThreadBridge, MainThreadFailure } from './bridge.js';
 import type { HelperConnection } from './connection.js';
 import { bytesToBase64, messageOf, pngDataUrl } from './format.js';
@@ -10,13 +10,15 @@ export type RunStage =
   | 'uploading'
   | 'queued'
   | 'running'
+  /** The helper stopped answering while it had the job: waiting for it to answer again. */
+  | 'reconnecting'
   | 'fetching'
   | 'inserting'
   | 'done'
   | 'canceled'
   | 'failed';
 
-const ACTIVE_STAGES: ReadonlySet<RunStage> = new Set(['exporting', 'uploading', 'queued', 'running', 'fetching', 'inserting']);
+const ACTIVE_STAGES: ReadonlySet<RunStage> = new Set(['exporting', 'uploading', 'queued', 'running', 'reconnecting', 'fetching', 'inserting']);
 
 const JOB_POLL_MS = 400;
 
@@ -35,12 +37,16 @@ export interface RunPicture {
   readonly height: number;
 }
 
+export const RESTARTED_MESSAGE = 'The helper restarted, and the job it was running was lost. Press Stylize to run it again.';
+
 /** An error whose message is meant for the user as it is. */
 class RunError extends Error {}
 
 /**
  * One press of Stylize: export through the main thread, the job on the helper (followed with progress and previews),
- * then insertion. It keeps its state in fields and calls `onChange` whenever they change.
+ * then insertion. It keeps its state in fields and calls `onChange` whenever they change. The helper that takes the
+ * job is known by its instanceId: when the job disappears (a 404) or the helper comes back with another instanceId,
+ * the helper restarted (a crash, kill -9, a logout) and the job is gone with it.
  */
 export class StylizeRun {
   stage: RunStage = 'exporting';
@@ -67,6 +73,7 @@ export class StylizeRun {
 
   async start(): Promise<void> {
     const { client } = this.connection;
+    const helperInstance = this.connection.health?.instanceId ?? null;
     this.onChange();
     try {
       const exported = await this.bridge.request({ type: 'export', contentId: this.frames.contentId, styleId: this.frames.styleId, size: this.settings.size });
@@ -78,11 +85,11 @@ export class StylizeRun {
         void client.cancel(jobId).catch(() => undefined);
         return;
       }
-      const size = await this.follow(jobId);
+      const size = await this.follow(jobId, helperInstance);
       if (!size) return;
       this.advance('fetching');
-      const result = await client.result(jobId);
-      if (this.isCanceled()) return;
+      const result = await this.fromHelper(helperInstance, () => client.result(jobId));
+      if (!result || this.isCanceled()) return;
       this.result = result;
       this.picture = { url: pngDataUrl(result), iteration: null, ...size };
       await this.insert();
@@ -119,11 +126,11 @@ export class StylizeRun {
   }
 
   /** Polls the job until it ends; resolves with the result's size when done, null when canceled. */
-  private async follow(jobId: string): Promise<{ width: number; height: number } | null> {
+  private async follow(jobId: string, helperInstance: string | null): Promise<{ width: number; height: number } | null> {
     const { client } = this.connection;
     for (;;) {
-      const status: JobStatus = await client.jobStatus(jobId);
-      if (this.isCanceled()) return null;
+      const status: JobStatus | null = await this.fromHelper(helperInstance, () => client.jobStatus(jobId));
+      if (!status || this.isCanceled()) return null;
       this.queuePosition = status.queuePosition;
       this.progress = status.progress;
       // A preview the panel already shows is not decoded again.
@@ -149,11 +156,42 @@ export class StylizeRun {
     }
   }
 
+  /**
+   * Asks the helper about the job. When it cannot be reached, waits until it answers again and asks once more, if
+   * it is the same helper; resolves null when the run is canceled meanwhile. Throws RESTARTED_MESSAGE when the
+   * helper that had the job is gone.
+   */
+  private async fromHelper<T>(helperInstance: string | null, ask: () => Promise<T>): Promise<T | null> {
+    for (;;) {
+      try {
+        return await ask();
+      } catch (error) {
+        const unreachable = error instanceof HelperUnreachableError;
+        if (!unreachable && !(error instanceof HelperError && error.code === 'not-found')) throw error;
+        const stage = this.stage;
+        const health = unreachable ? await this.helperBack() : await this.connection.client.health().catch((healthError: unknown) => {
+          if (healthError instanceof HelperUnreachableError) return this.helperBack();
+          throw healthError;
+        });
+        if (!health) return null;
+        if (health.instanceId !== helperInstance) throw new RunError(RESTARTED_MESSAGE);
+        if (!unreachable) throw new RunError('The helper no longer has this job. Press Stylize to run it again.');
+        this.advance(stage); // the same helper is back: carry on
+      }
+    }
+  }
+
+  /** Waits, showing why, until the helper answers again; null when the run is canceled meanwhile. */
+  private async helperBack(): Promise<Health | null> {
+    this.advance('reconnecting');
+    return untilAborted(this.connection.lost(), this.canceled.signal);
+  }
+
   private fail(error: unknown): void {
     let message = messageOf(error);
     if (error instanceof HelperUnreachableError) {
       message = 'Lost contact with the helper.';
-      this.connection.lost();
+      void this.connection.lost();
     } else if (error instanceof HelperError && error.code === 'unauthorized') {
       message = 'The helper no longer accepts the pairing token. Pair again.';
       this.connection.refused();
@@ -173,4 +211,13 @@ export class StylizeRun {
   private isCanceled(): boolean {
     return this.canceled.signal.aborted;
   }
+}
+
+/** `promise`'s value, or null as soon as `signal` aborts. */
+function untilAborted<T>(promise: Promise<T>, signal: AbortSignal): Promise<T | null> {
+  if (signal.aborted) return Promise.resolve(null);
+  return new Promise((resolve) => {
+    signal.addEventListener('abort', () => resolve(null), { once: true });
+    promise.then(resolve, () => resolve(null));
+  });
 }

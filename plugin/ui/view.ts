@@ -147,6 +147,8 @@ function stageText(run: StylizeRun): string {
       return 'Waiting for the helper…';
     case 'running':
       return 'Converging…';
+    case 'reconnecting':
+      return 'Lost contact with the helper. Waiting for it to answer again…';
     case 'fetching':
       return 'Fetching the result…';
     case 'inserting':
