@@ -87,6 +87,7 @@ describe('a run from the panel, in Chromium against a real helper', () => {
     await panel.fill('#iterations', '6');
 
     const readRecord = await recordProgress(harness);
+    const logFrom = helperLog.length;
     await panel.click('#stylize');
     await waitForText(harness, '#run-status', /^Inserted “Landscape × Brush strokes” beside Landscape\.$/, 90_000);
     const record = await readRecord();
@@ -99,6 +100,10 @@ describe('a run from the panel, in Chromium against a real helper', () => {
     expect(previews.length).toBeGreaterThan(0);
     expect(previews.every((src) => src.startsWith('data:image/png;base64,'))).toBe(true);
     expect(await textOf(harness, '#preview-caption')).toBe('Result · 64 × 48 px');
+    // Each poll names the preview the panel has, so that the helper need not send it again.
+    const previewAfter = helperLog.slice(logFrom).flatMap((line) => /^GET \/v1\/jobs\/[\w-]+\?previewAfter=(\d+) /.exec(line)?.[1] ?? []).map(Number);
+    expect(previewAfter.length).toBeGreaterThan(0);
+    expect(previewAfter).toEqual([...previewAfter].sort((a, b) => a - b));
 
     // The result reached the main thread as a valid PNG of the expected size and became a layer.
     expect(figma.images.size).toBe(1);

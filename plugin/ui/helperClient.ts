@@ -111,8 +111,13 @@ export class HelperClient {
     return parseAnswer(answer, createJobResponseSchema).id;
   }
 
-  async jobStatus(id: string): Promise<JobStatus> {
-    return parseAnswer(await this.send({ method: 'GET', path: `/jobs/${encodeURIComponent(id)}` }), jobStatusSchema);
+  /**
+   * The job's state. With `previewAfter` (the iteration of the preview the panel shows) the helper sends a preview
+   * only when it has a newer one; a helper that ignores the parameter sends its latest every time, which works too.
+   */
+  async jobStatus(id: string, previewAfter: number | null = null): Promise<JobStatus> {
+    const query = previewAfter === null ? '' : `?previewAfter=${previewAfter}`;
+    return parseAnswer(await this.send({ method: 'GET', path: `/jobs/${encodeURIComponent(id)}${query}` }), jobStatusSchema);
   }
 
   /** The finished job's PNG. */

@@ -129,7 +129,7 @@ export class StylizeRun {
   private async follow(jobId: string, helperInstance: string | null): Promise<{ width: number; height: number } | null> {
     const { client } = this.connection;
     for (;;) {
-      const status: JobStatus | null = await this.fromHelper(helperInstance, () => client.jobStatus(jobId));
+      const status: JobStatus | null = await this.fromHelper(helperInstance, () => client.jobStatus(jobId, this.picture?.iteration ?? null));
       if (!status || this.isCanceled()) return null;
       this.queuePosition = status.queuePosition;
       this.progress = status.progress;
