@@ -1,21 +1,19 @@
 import { join } from 'node:path';
 import sharp from 'sharp';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 
-import type { RunningHelper } from '../helper/server/index.js';
 import { SETTINGS_KEY } from '../plugin/main/gramstyleMain.js';
 import { FakeRectangleNode } from './support/fakeFigma.js';
 import {
   designerFile,
   helperIsIdle,
-  readBuiltPanel,
+  panelSuite,
   screenshotDir,
-  startPanelHelper,
   textOf,
   unexpectedConsoleErrors,
   waitForText,
 } from './support/panelTesting.js';
-import { openPluginHarness, type PluginHarness } from './support/pluginHarness.js';
+import type { PluginHarness } from './support/pluginHarness.js';
 
 /**
  * A run from the panel: the built panel (dist/plugin/ui.html) in headless Chromium, inside Figma's nesting of iframes
@@ -23,25 +21,7 @@ import { openPluginHarness, type PluginHarness } from './support/pluginHarness.j
  * VGG-19 on wasm at small sizes. The helper's side of the panel is in pluginPanelHelper.test.ts.
  */
 
-let helper: RunningHelper;
-/** The helper's log: one line per request it answered. */
-const helperLog: string[] = [];
-let uiHtml: string;
-let harness: PluginHarness | null = null;
-
-beforeAll(async () => {
-  uiHtml = await readBuiltPanel();
-  helper = await startPanelHelper(helperLog);
-});
-
-afterEach(async () => {
-  await harness?.close();
-  harness = null;
-});
-
-afterAll(async () => {
-  await helper?.close();
-});
+const suite = panelSuite();
 
 /** Records every value the progress bar and the preview take, from inside the panel. */
 async function recordProgress(panelHarness: PluginHarness): Promise<() => Promise<{ progress: number[]; pictures: string[] }>> {
@@ -65,7 +45,7 @@ async function recordProgress(panelHarness: PluginHarness): Promise<() => Promis
 describe('a run from the panel, in Chromium against a real helper', () => {
   it('shows the frames, converges with progress and previews, and inserts the result', async () => {
     const { figma, page, content } = await designerFile({ size: 512, iterations: 200 });
-    harness = await openPluginHarness({ uiHtml, figma, helperPort: helper.port });
+    const harness = await suite.open({ figma });
     const { panel } = harness;
 
     await waitForText(harness, '#helper-title', /^Helper connected$/);
@@ -87,7 +67,7 @@ describe('a run from the panel, in Chromium against a real helper', () => {
     await panel.fill('#iterations', '6');
 
     const readRecord = await recordProgress(harness);
-    const logFrom = helperLog.length;
+    const logFrom = suite.log.length;
     await panel.click('#stylize');
     await waitForText(harness, '#run-status', /^Inserted “Landscape × Brush strokes” beside Landscape\.$/, 90_000);
     const record = await readRecord();
@@ -101,7 +81,7 @@ describe('a run from the panel, in Chromium against a real helper', () => {
     expect(previews.every((src) => src.startsWith('data:image/png;base64,'))).toBe(true);
     expect(await textOf(harness, '#preview-caption')).toBe('Result · 64 × 48 px');
     // Each poll names the preview the panel has, so that the helper need not send it again.
-    const previewAfter = helperLog.slice(logFrom).flatMap((line) => /^GET \/v1\/jobs\/[\w-]+\?previewAfter=(\d+) /.exec(line)?.[1] ?? []).map(Number);
+    const previewAfter = suite.log.slice(logFrom).flatMap((line) => /^GET \/v1\/jobs\/[\w-]+\?previewAfter=(\d+) /.exec(line)?.[1] ?? []).map(Number);
     expect(previewAfter.length).toBeGreaterThan(0);
     expect(previewAfter).toEqual([...previewAfter].sort((a, b) => a - b));
 
@@ -137,11 +117,7 @@ describe('a run from the panel, in Chromium against a real helper', () => {
   });
 
   it('cancels a running job', async () => {
-    const { figma } = await designerFile({ size: 128, iterations: 200 });
-    harness = await openPluginHarness({ uiHtml, figma, helperPort: helper.port });
-    const { panel } = harness;
-    await waitForText(harness, '#helper-title', /^Helper connected$/);
-    await waitForText(harness, '#content-card .frame-name', /^Landscape$/);
+    const { figma, harness, panel } = await suite.openConnected({ size: 128, iterations: 200 });
 
     await panel.click('#stylize');
     expect(await panel.isVisible('#cancel')).toBe(true);
@@ -156,18 +132,14 @@ describe('a run from the panel, in Chromium against a real helper', () => {
     await waitForText(harness, '#run-status', /^Canceled\.$/);
     expect(await panel.isVisible('#cancel')).toBe(false);
     expect(await panel.evaluate(() => document.activeElement?.id)).toBe('stylize');
-    await expect.poll(() => helperIsIdle(helper), { timeout: 15_000 }).toBe(true);
+    await expect.poll(() => helperIsIdle(suite.helper), { timeout: 15_000 }).toBe(true);
     expect(figma.images.size).toBe(0);
     expect(figma.undoCommits).toEqual([]);
     expect(unexpectedConsoleErrors(harness)).toEqual([]);
   });
 
   it('ends the run with an error when the main thread answers a request with the wrong reply', async () => {
-    const { figma } = await designerFile({ size: 64, iterations: 4 });
-    harness = await openPluginHarness({ uiHtml, figma, helperPort: helper.port });
-    const { panel } = harness;
-    await waitForText(harness, '#helper-title', /^Helper connected$/);
-    await waitForText(harness, '#content-card .frame-name', /^Landscape$/);
+    const { figma, harness, panel } = await suite.openConnected({ size: 64, iterations: 4 });
     harness.rewriteToPanel((message) => {
       const posted = message as { type: string; requestId?: number };
       return posted.type === 'exported' ? { type: 'inserted', requestId: posted.requestId, nodeId: '1:1', name: 'Not a result' } : message;
@@ -177,6 +149,6 @@ describe('a run from the panel, in Chromium against a real helper', () => {
     expect(await panel.isEnabled('#stylize')).toBe(true);
     expect(await panel.evaluate(() => document.activeElement?.id)).toBe('stylize');
     expect(figma.notifications.at(-1)).toEqual({ message: 'Gramstyle: The plugin’s main thread answered its export request with inserted.', error: true });
-    expect(await helperIsIdle(helper)).toBe(true);
+    expect(await helperIsIdle(suite.helper)).toBe(true);
   });
 });

@@ -1,7 +1,6 @@
 import { join } from 'node:path';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 
-import type { RunningHelper } from '../helper/server/index.js';
 import { TOKEN_KEY } from '../plugin/main/gramstyleMain.js';
 import { healthSchema } from '../shared/protocol.js';
 import { HelperProcess } from './support/helperProcess.js';
@@ -9,14 +8,13 @@ import {
   designerFile,
   freePort,
   PANEL_TOKEN,
-  readBuiltPanel,
+  panelSuite,
   screenshotDir,
-  startPanelHelper,
   textOf,
   unexpectedConsoleErrors,
   waitForText,
 } from './support/panelTesting.js';
-import { openPluginHarness, type PluginHarness } from './support/pluginHarness.js';
+import type { PluginHarness } from './support/pluginHarness.js';
 
 /**
  * The panel and the helper: how the panel hears Figma, finds the helper, pairs with it, says what is wrong when it
@@ -24,33 +22,11 @@ import { openPluginHarness, type PluginHarness } from './support/pluginHarness.j
  * The built panel in headless Chromium inside Figma's nesting of iframes, against real helpers.
  */
 
-let helper: RunningHelper;
-/** The helper's log: one line per request it answered. */
-const helperLog: string[] = [];
-let uiHtml: string;
-let harness: PluginHarness | null = null;
-
-beforeAll(async () => {
-  uiHtml = await readBuiltPanel();
-  helper = await startPanelHelper(helperLog);
-});
-
-afterEach(async () => {
-  await harness?.close();
-  harness = null;
-});
-
-afterAll(async () => {
-  await helper?.close();
-});
+const suite = panelSuite();
 
 describe('the panel and the helper, in Chromium', () => {
   it('hears the main thread from Figma’s top window and nothing from other frames, under the manifest’s CSP', async () => {
-    const { figma } = await designerFile({ size: 64, iterations: 4 });
-    harness = await openPluginHarness({ uiHtml, figma, helperPort: helper.port });
-    const { panel } = harness;
-    await waitForText(harness, '#helper-title', /^Helper connected$/);
-    await waitForText(harness, '#content-card .frame-name', /^Landscape$/);
+    const { harness, panel } = await suite.openConnected({ size: 64, iterations: 4 });
     expect(await panel.evaluate(() => ({ origin: self.origin, url: location.href.slice(0, 5), depth: [parent, parent.parent, parent.parent.parent].indexOf(top as Window) }))).toEqual({
       origin: 'null',
       url: 'data:',
@@ -76,8 +52,8 @@ describe('the panel and the helper, in Chromium', () => {
 
     // The network iframe's policy lets the panel reach only what allowedDomains lists: localhost at the helper's port.
     const fetchFromPanel = (url: string) => panel.evaluate((target) => fetch(target).then((response) => `HTTP ${response.status}`, (error: unknown) => String(error)), url);
-    expect(await fetchFromPanel(`http://localhost:${helper.port}/v1/health`)).toBe('HTTP 200');
-    expect(await fetchFromPanel(`http://127.0.0.1:${helper.port}/v1/health`)).toBe('TypeError: Failed to fetch');
+    expect(await fetchFromPanel(`http://localhost:${suite.helper.port}/v1/health`)).toBe('HTTP 200');
+    expect(await fetchFromPanel(`http://127.0.0.1:${suite.helper.port}/v1/health`)).toBe('TypeError: Failed to fetch');
     expect(harness.consoleErrors.some((line) => /violates the following Content Security Policy directive: "connect-src/.test(line))).toBe(true);
   });
 
@@ -101,7 +77,7 @@ describe('the panel and the helper, in Chromium', () => {
   it('says what may be wrong when nothing answers, with the command to start the helper and Retry', async () => {
     const { figma } = await designerFile({ size: 64, iterations: 4 });
     const closedPort = await freePort();
-    harness = await openPluginHarness({ uiHtml, figma, helperPort: closedPort, theme: 'dark' });
+    const harness = await suite.open({ figma, helperPort: closedPort, theme: 'dark' });
     await expectBothWaysHelp(harness);
     await harness.screenshot(join(screenshotDir, 'plugin-unreachable-dark.png'));
 
@@ -113,20 +89,20 @@ describe('the panel and the helper, in Chromium', () => {
 
   it('says the same when the browser’s Local Network Access refuses figma.com the running helper', async () => {
     const { figma } = await designerFile({ size: 64, iterations: 4 });
-    const logFrom = helperLog.length;
+    const logFrom = suite.log.length;
     // Figma's page is public to Chromium here, as figma.com is: its requests to localhost need the user's permission.
-    harness = await openPluginHarness({ uiHtml, figma, helperPort: helper.port, addressSpace: 'public' });
+    const harness = await suite.open({ figma, addressSpace: 'public' });
     await expectBothWaysHelp(harness);
     await harness.screenshot(join(screenshotDir, 'plugin-blocked-light.png'));
     expect(harness.consoleErrors.some((line) => line.includes('Permission was denied for this request to access the `loopback` address space'))).toBe(true);
     // Nothing from the panel reached the helper, which runs and answers others.
-    expect(helperLog.slice(logFrom)).toEqual([]);
-    expect((await fetch(`${helper.url}/v1/health`)).status).toBe(200);
+    expect(suite.log.slice(logFrom)).toEqual([]);
+    expect((await fetch(`${suite.helper.url}/v1/health`)).status).toBe(200);
   });
 
   it('asks for the token when the helper refuses the stored one, and pairs', async () => {
     const { figma } = await designerFile({ size: 64, iterations: 4, token: 'not-the-token' });
-    harness = await openPluginHarness({ uiHtml, figma, helperPort: helper.port });
+    const harness = await suite.open({ figma });
     const { panel } = harness;
     await waitForText(harness, '#helper-title', /^The helper refused the token$/);
     expect(await panel.isVisible('#pairing')).toBe(true);
@@ -152,7 +128,7 @@ describe('the panel and the helper, in Chromium', () => {
     const cli = await HelperProcess.start();
     try {
       const { figma } = await designerFile({ size: 128, iterations: 300, token: cli.token });
-      harness = await openPluginHarness({ uiHtml, figma, helperPort: cli.port });
+      const harness = await suite.open({ figma, helperPort: cli.port });
       const { panel } = harness;
       await waitForText(harness, '#helper-title', /^Helper connected$/, 90_000);
       await waitForText(harness, '#content-card .frame-name', /^Landscape$/);

@@ -1,6 +1,7 @@
 import { mkdir, readFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
+import { afterAll, afterEach, beforeAll } from 'vitest';
 
 import { SETTINGS_KEY, TOKEN_KEY } from '../../plugin/main/gramstyleMain.js';
 import { renderSampleFrames } from '../../helper/samples/frames.js';
@@ -8,7 +9,7 @@ import { type RunningHelper, startHelperServer } from '../../helper/server/index
 import { bearer, healthSchema } from '../../shared/protocol.js';
 import { FakeFigma } from './fakeFigma.js';
 import { projectRoot } from './figmaManifest.js';
-import type { PluginHarness } from './pluginHarness.js';
+import { type HarnessOptions, openPluginHarness, type PluginHarness } from './pluginHarness.js';
 import { realWeightsPath } from './sharedAssets.js';
 
 /** What the panel tests share: the built panel, a real helper, a designer's document and ways to read the panel. */
@@ -17,12 +18,12 @@ export const screenshotDir = join(projectRoot, 'test-output');
 export const PANEL_TOKEN = 'c0ffee'.repeat(10) + 'c0ff';
 
 /** The built panel, as Figma gets it from manifest.json's `ui`. */
-export function readBuiltPanel(): Promise<string> {
+function readBuiltPanel(): Promise<string> {
   return readFile(join(projectRoot, 'dist', 'plugin', 'ui.html'), 'utf8');
 }
 
 /** A helper in this process with the real weights on wasm, logging each request it answers into `log`. */
-export async function startPanelHelper(log: string[]): Promise<RunningHelper> {
+async function startPanelHelper(log: string[]): Promise<RunningHelper> {
   const helper = await startHelperServer({
     host: '127.0.0.1',
     port: 0,
@@ -34,6 +35,48 @@ export async function startPanelHelper(log: string[]): Promise<RunningHelper> {
   });
   await helper.ready;
   return helper;
+}
+
+/**
+ * A panel test file's hooks: the built panel and a helper before all its tests, each test's harness closed after it,
+ * the helper at the end. `open` shows the panel in the harness, talking to that helper unless told another port.
+ */
+export function panelSuite() {
+  const log: string[] = [];
+  let helper: RunningHelper | null = null;
+  let uiHtml = '';
+  let harness: PluginHarness | null = null;
+  beforeAll(async () => {
+    uiHtml = await readBuiltPanel();
+    helper = await startPanelHelper(log);
+  });
+  afterEach(async () => {
+    await harness?.close();
+    harness = null;
+  });
+  afterAll(async () => {
+    await helper?.close();
+  });
+  return {
+    /** The helper's log: one line per request it answered. */
+    log,
+    get helper(): RunningHelper {
+      if (!helper) throw new Error('the panel tests’ helper has not started');
+      return helper;
+    },
+    async open(options: Omit<HarnessOptions, 'uiHtml' | 'helperPort'> & { helperPort?: number }): Promise<PluginHarness> {
+      harness = await openPluginHarness({ uiHtml, helperPort: this.helper.port, ...options });
+      return harness;
+    },
+    /** The designer's file in the panel, once it is connected to the helper and shows the two frames. */
+    async openConnected(stored: { size: number; iterations: number }) {
+      const file = await designerFile(stored);
+      const opened = await this.open({ figma: file.figma });
+      await waitForText(opened, '#helper-title', /^Helper connected$/);
+      await waitForText(opened, '#content-card .frame-name', /^Landscape$/);
+      return { ...file, harness: opened, panel: opened.panel };
+    },
+  };
 }
 
 let sampleFrames: Promise<{ content: string; style: string }> | null = null;
