@@ -127,7 +127,7 @@ describe('the panel and the helper, in Chromium', () => {
   it('says the helper restarted and the job was lost when it is killed mid-job and started again, then stylizes again', async () => {
     const cli = await HelperProcess.start();
     try {
-      const { figma } = await designerFile({ size: 128, iterations: 300, token: cli.token });
+      const { figma } = await designerFile({ size: 64, iterations: 300, token: cli.token });
       const harness = await suite.open({ figma, helperPort: cli.port });
       const { panel } = harness;
       await waitForText(harness, '#helper-title', /^Helper connected$/, 90_000);
