@@ -6,6 +6,7 @@ import { HelperClient, type HelperAnswer, type HelperRequest, HelperUnreachableE
 import { RESTARTED_MESSAGE, type RunStage, StylizeRun } from '../plugin/ui/run.js';
 import type { Health, JobStatus } from '../shared/protocol.js';
 import { figmaNesting } from './support/figmaWindows.js';
+import { notStartedProgress } from '../shared/stylizeProgress.js';
 
 /**
  * A run's dealings with a helper that goes away, without a browser: the panel's real run, connection, client and
@@ -27,7 +28,7 @@ const status = (state: JobStatus['status'], iteration: number): JobStatus => ({
   id: 'job-1',
   status: state,
   queuePosition: null,
-  progress: { iteration, total: 4, contentLoss: null, styleLoss: null, elapsedMs: 0, etaMs: null },
+  progress: { ...notStartedProgress(4), iteration },
   preview: null,
   result: state === 'done' ? { width: 8, height: 8 } : null,
   error: null,
