@@ -63,9 +63,6 @@ export const selectionSchema = z.discriminatedUnion('state', [
 ]);
 export type SelectionState = z.infer<typeof selectionSchema>;
 
-export const httpMethodSchema = z.enum(['GET', 'POST', 'DELETE']);
-export type HttpMethod = z.infer<typeof httpMethodSchema>;
-
 // ---- panel → main thread ----
 
 export const uiToMainMessageSchema = z.discriminatedUnion('type', [
@@ -91,18 +88,6 @@ export const uiToMainMessageSchema = z.discriminatedUnion('type', [
     styleId: nodeIdSchema,
     png: bytesSchema,
   }),
-  /**
-   * The fallback transport: the main thread calls the helper with Figma's own fetch when the iframe may not reach
-   * localhost. Only a path is sent: the main thread talks to the helper and nowhere else.
-   */
-  z.object({
-    type: z.literal('http-request'),
-    requestId: requestIdSchema,
-    method: httpMethodSchema,
-    path: z.string().startsWith('/v1/'),
-    headers: z.record(z.string(), z.string()),
-    body: z.string().nullable(),
-  }),
   z.object({ type: z.literal('notify'), message: z.string().min(1), error: z.boolean() }),
 ]);
 export type UiToMainMessage = z.infer<typeof uiToMainMessageSchema>;
@@ -122,17 +107,21 @@ export const mainToUiMessageSchema = z.discriminatedUnion('type', [
   z.object({ type: z.literal('inserted'), requestId: requestIdSchema, nodeId: nodeIdSchema, name: z.string() }),
   /** An `export` or `insert` that did not work; the main thread has told the user through figma.notify too. */
   z.object({ type: z.literal('failed'), requestId: requestIdSchema, message: z.string() }),
-  z.object({
-    type: z.literal('http-response'),
-    requestId: requestIdSchema,
-    status: z.number().int().min(100).max(599),
-    contentType: z.string().nullable(),
-    body: bytesSchema,
-  }),
-  /** The helper could not be reached at all (connection refused, blocked). */
-  z.object({ type: z.literal('http-error'), requestId: requestIdSchema, message: z.string() }),
 ]);
 export type MainToUiMessage = z.infer<typeof mainToUiMessageSchema>;
 
 /** The message of one type, e.g. `MessageOf<MainToUiMessage, 'exported'>`. */
 export type MessageOf<M extends { type: string }, T extends M['type']> = Extract<M, { type: T }>;
+
+// ---- requests and their replies ----
+
+/** The panel's messages that the main thread answers, matched by requestId. */
+export type MainRequest = Extract<UiToMainMessage, { requestId: number }>;
+export type MainRequestType = MainRequest['type'];
+
+/**
+ * The reply each request gets when it works; any request may instead get `failed`. The one place that ties a reply
+ * to its request: the main thread's handlers must return this type, and the panel refuses any other answer.
+ */
+export const REPLY_TYPE = { export: 'exported', insert: 'inserted' } as const satisfies Record<MainRequestType, MainToUiMessage['type']>;
+export type ReplyTo<T extends MainRequestType> = MessageOf<MainToUiMessage, (typeof REPLY_TYPE)[T]>;

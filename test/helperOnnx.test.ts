@@ -78,12 +78,13 @@ describe('the helper on onnxruntime', () => {
       (globalThis as { gc?: () => void }).gc!();
       return process.memoryUsage().rss / 2 ** 20;
     };
-    // The first jobs at a size fill onnxruntime's memory arena and WebAssembly's heap; later ones reuse them.
-    for (let i = 0; i < 2; i++) await runJob({ size: 96, iterations: 4 });
+    // The first jobs fill onnxruntime's memory arena, WebAssembly's heap and sharp's cache; later ones reuse them.
+    for (let i = 0; i < 4; i++) await runJob({ size: 96, iterations: 4 });
     const before = rssAfterGc();
     for (let i = 0; i < 8; i++) await runJob({ size: 96, iterations: 4 });
-    // A leaked session (about 100 MB of weights each) or a leaked job's working set would show.
-    expect(rssAfterGc() - before).toBeLessThan(20);
+    // Measured here: 5–20 MB, the finished jobs the helper keeps for a while and allocator slack. A leaked session
+    // (about 100 MB of weights each) or a job's onnxruntime working set left behind each time would show.
+    expect(rssAfterGc() - before).toBeLessThan(30);
   }, 300_000);
 });
 

@@ -5,7 +5,7 @@ import { createContext, runInContext } from 'node:vm';
 import sharp from 'sharp';
 import { describe, expect, it, vi } from 'vitest';
 
-import { GramstyleMain, type MainThreadFetch, PANEL_SIZE, SETTINGS_KEY, TOKEN_KEY } from '../plugin/main/gramstyleMain.js';
+import { GramstyleMain, PANEL_SIZE, SETTINGS_KEY, TOKEN_KEY } from '../plugin/main/gramstyleMain.js';
 import { longSideConstraint, PLACEMENT_GAP, placeBeside } from '../plugin/main/geometry.js';
 import { guessRoles } from '../plugin/main/selection.js';
 import {
@@ -25,10 +25,9 @@ const HELPER_URL = 'http://localhost:7415';
 
 type Posted<T extends MainToUiMessage['type']> = MessageOf<MainToUiMessage, T>;
 
-function setup(options: { fetch?: MainThreadFetch } = {}) {
+function setup() {
   const figma = new FakeFigma();
-  const fetch: MainThreadFetch = options.fetch ?? (async () => Promise.reject(new Error('no network in this test')));
-  const main = new GramstyleMain(figma.api, { html: '<p>panel</p>', helperUrl: HELPER_URL, fetch });
+  const main = new GramstyleMain(figma.api, { html: '<p>panel</p>', helperUrl: HELPER_URL });
   main.start();
   /** Sends a panel message and waits until the main thread has handled it. */
   const send = async (message: unknown) => {
@@ -62,6 +61,8 @@ function setup(options: { fetch?: MainThreadFetch } = {}) {
   };
   return { figma, main, send, posted, last, select };
 }
+
+const byId = (a: { id: string }, b: { id: string }) => a.id.localeCompare(b.id);
 
 async function until(condition: () => boolean, timeoutMs = 10_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
@@ -127,10 +128,11 @@ describe('GramstyleMain: following the selection', () => {
     expect(message).toEqual(last('selection'));
     const selection = last('selection').selection;
     if (selection.state !== 'ready') throw new Error('expected a pair');
-    expect(selection.content).toMatchObject({ id: content.id, name: 'Photo', type: 'FRAME', width: 400, height: 300 });
-    expect(selection.style).toMatchObject({ id: style.id, name: 'Painting', type: 'FRAME', width: 300, height: 600 });
-    expect(await pngSize(selection.content.thumbnail!)).toEqual({ width: THUMBNAIL_SIZE, height: 72, format: 'png' });
-    expect(await pngSize(selection.style.thumbnail!)).toEqual({ width: 48, height: THUMBNAIL_SIZE, format: 'png' });
+    // The larger frame, the painting, is taken as the content (see the roles below).
+    expect(selection.style).toMatchObject({ id: content.id, name: 'Photo', type: 'FRAME', width: 400, height: 300 });
+    expect(selection.content).toMatchObject({ id: style.id, name: 'Painting', type: 'FRAME', width: 300, height: 600 });
+    expect(await pngSize(selection.style.thumbnail!)).toEqual({ width: THUMBNAIL_SIZE, height: 72, format: 'png' });
+    expect(await pngSize(selection.content.thumbnail!)).toEqual({ width: 48, height: THUMBNAIL_SIZE, format: 'png' });
   });
 
   it('accepts frames, components, instances and groups', async () => {
@@ -142,10 +144,17 @@ describe('GramstyleMain: following the selection', () => {
     figma.frame('Inside', { x: 600, y: 0, width: 120, height: 80 }, { color: '#ff0000' }, { parent: group });
     for (const [a, b] of [[component, instance], [instance, group], [group, component]] as const) {
       await select(a, b);
-      expect(last('selection').selection).toMatchObject({ state: 'ready', content: { id: a.id, type: a.type }, style: { id: b.id } });
+      const selection = last('selection').selection;
+      if (selection.state !== 'ready') throw new Error(`expected a pair, got: ${selection.hint}`);
+      expect([selection.content, selection.style].map(({ id, type }) => ({ id, type })).sort(byId)).toEqual(
+        [a, b].map(({ id, type }) => ({ id, type })).sort(byId),
+      );
     }
     const selection = last('selection').selection;
-    expect(selection.state === 'ready' && selection.content).toMatchObject({ type: 'GROUP', width: 120, height: 80 });
+    expect(selection.state === 'ready' && [selection.content, selection.style].find((frame) => frame.type === 'GROUP')).toMatchObject({
+      width: 120,
+      height: 80,
+    });
   });
 
   it('explains in plain words what to select otherwise', async () => {
@@ -169,38 +178,49 @@ describe('GramstyleMain: following the selection', () => {
 });
 
 describe('GramstyleMain: roles', () => {
-  it('guesses the style by name, else takes the second selected', () => {
-    const a = { name: 'Hero photo' };
-    const b = { name: 'Brush texture' };
-    expect(guessRoles(a, b)).toEqual({ content: a, style: b });
-    expect(guessRoles(b, a)).toEqual({ content: b, style: a });
-    const styled = { name: 'Style: Van Gogh' };
-    expect(guessRoles(styled, a)).toEqual({ content: a, style: styled });
-    expect(guessRoles(a, styled)).toEqual({ content: a, style: styled });
-    const alsoStyled = { name: 'stylesheet mock' };
-    expect(guessRoles(styled, alsoStyled)).toEqual({ content: styled, style: alsoStyled });
+  const node = (id: string, name: string, width: number, height: number) => ({ id, name, width, height });
+
+  it('takes the layer named “style” as the style, else the larger as the content, whatever the order', () => {
+    const photo = node('1:2', 'Hero photo', 800, 600);
+    const texture = node('1:3', 'Brush texture', 200, 200);
+    const named = node('1:4', 'Style: Van Gogh', 2000, 2000);
+    const alsoNamed = node('1:5', 'stylesheet mock', 100, 100);
+    const twin = node('1:6', 'Other photo', 800, 600);
+    for (const [a, b, content] of [
+      [photo, texture, photo],
+      [named, photo, photo], // the name decides, even for the larger layer
+      [named, alsoNamed, named], // both say style: size decides
+      [photo, twin, photo], // the same size: the ids decide
+    ] as const) {
+      expect(guessRoles(a, b).content).toBe(content);
+      expect(guessRoles(b, a).content).toBe(content);
+    }
   });
 
-  it('swaps on request, keeps the swap while the pair stays selected, and guesses again for a new pair', async () => {
+  it('gives a pair the same roles in either selection order, and remembers a swap for that pair', async () => {
     const { figma, send, last, select } = setup();
     await send({ type: 'ready' });
-    const { content, style } = twoFrames(figma);
+    const { content: photo, style: painting } = twoFrames(figma); // the painting (300 × 600) is the larger
     const roles = () => {
       const selection = last('selection').selection;
       return selection.state === 'ready' ? [selection.content.name, selection.style.name] : selection.hint;
     };
 
-    await select(content, style);
+    await select(photo, painting);
+    expect(roles()).toEqual(['Painting', 'Photo']);
+    await select(painting, photo);
+    expect(roles()).toEqual(['Painting', 'Photo']);
+    await send({ type: 'swap-roles' });
+    expect(roles()).toEqual(['Photo', 'Painting']);
+
+    const styleNamed = figma.frame('Mosaic style', { x: 2000, width: 100, height: 100 });
+    await select(styleNamed, photo);
+    expect(roles()).toEqual(['Photo', 'Mosaic style']);
+    await select(photo); // something else entirely, then the swapped pair again, picked the other way round
+    await select(painting, photo);
     expect(roles()).toEqual(['Photo', 'Painting']);
     await send({ type: 'swap-roles' });
     expect(roles()).toEqual(['Painting', 'Photo']);
-
-    await select(style, content); // the same pair, picked the other way round
-    expect(roles()).toEqual(['Painting', 'Photo']);
-
-    const styleNamed = figma.frame('Mosaic style', { x: 2000, width: 100, height: 100 });
-    await select(styleNamed, content);
-    expect(roles()).toEqual(['Photo', 'Mosaic style']);
   });
 });
 
@@ -290,13 +310,13 @@ describe('GramstyleMain: inserting the result', () => {
     await send({ type: 'ready' });
     const { content, style } = twoFrames(figma);
     await select(content, style);
-    await send({ type: 'swap-roles' });
-    await send({ type: 'insert', requestId: 1, contentId: style.id, styleId: content.id, png: new Uint8Array(await solidPng(32, 64)) });
+    await send({ type: 'swap-roles' }); // the photo is the content now
+    await send({ type: 'insert', requestId: 1, contentId: content.id, styleId: style.id, png: new Uint8Array(await solidPng(64, 48)) });
     const rectangle = (await figma.getNodeByIdAsync(last('inserted').nodeId)) as FakeSceneNode;
     expect(figma.currentPage.selection).toEqual([rectangle]);
     // The panel hears of the new selection and keeps the (swapped) pair.
     await select(rectangle);
-    expect(last('selection').selection).toMatchObject({ state: 'ready', content: { id: style.id }, style: { id: content.id } });
+    expect(last('selection').selection).toMatchObject({ state: 'ready', content: { id: content.id }, style: { id: style.id } });
 
     await select(content);
     expect(last('selection').selection.state).toBe('hint');
@@ -316,7 +336,10 @@ describe('GramstyleMain: inserting the result', () => {
     expect(second?.x).toBe(540 + 400 + PLACEMENT_GAP);
     expect(second?.y).toBe(200);
     expect(figma.undoCommits).toHaveLength(2);
-    expect(placeBeside({ x: 0, y: 0, width: 10, height: 10 }, [{ x: 0, y: 50, width: 100, height: 10 }])).toEqual({ x: 50, y: 0 });
+    expect(placeBeside({ x: 0, y: 0, width: 10, height: 10 }, { width: 10, height: 10 }, [{ x: 0, y: 50, width: 100, height: 10 }])).toEqual({
+      x: 50,
+      y: 0,
+    });
   });
 
   it('refuses bytes Figma cannot take (not an image, over 4096 px) and leaves nothing behind', async () => {
@@ -352,6 +375,119 @@ describe('GramstyleMain: inserting the result', () => {
       height: 80,
     });
     expect(rectangle?.name).toBe('Card photo × Paint style');
+  });
+
+  /** Inserts a 64 × 48 result for `content` and returns the rectangle. */
+  async function insertFor(harness: ReturnType<typeof setup>, content: FakeSceneNode, png?: Buffer): Promise<FakeRectangleNode> {
+    const style = harness.figma.frame('Paint style', { x: -500, y: -500, width: 100, height: 100 });
+    await harness.send({ type: 'insert', requestId: 1, contentId: content.id, styleId: style.id, png: new Uint8Array(png ?? (await solidPng(64, 48))) });
+    const rectangle = await harness.figma.getNodeByIdAsync(harness.last('inserted').nodeId);
+    if (!(rectangle instanceof FakeRectangleNode)) throw new Error('no rectangle was inserted');
+    return rectangle;
+  }
+  const boxOf = (node: FakeSceneNode) => node.absoluteBoundingBox;
+
+  it('keeps out of auto layout: the row keeps its size and order, the result stands beside it in the free parent', async () => {
+    const harness = setup();
+    const { figma } = harness;
+    await harness.send({ type: 'ready' });
+    const board = figma.frame('Board', { width: 3000, height: 2000 });
+    const row = figma.frame('Cards', { x: 100, y: 100, width: 10, height: 300 }, undefined, { parent: board });
+    Object.assign(row, { layoutMode: 'HORIZONTAL', primaryAxisSizingMode: 'AUTO', itemSpacing: 20, paddingLeft: 10, paddingRight: 10 });
+    const cards = [0, 1, 2].map((index) => figma.frame(`Card ${index}`, { width: 400, height: 300 }, { color: '#336699' }, { parent: row }));
+    const before = { row: boxOf(row), cards: cards.map(boxOf) };
+    expect(before.row).toEqual({ x: 100, y: 100, width: 10 + 3 * 400 + 2 * 20 + 10, height: 300 });
+    expect(before.cards.map((box) => box.x)).toEqual([110, 530, 950]);
+
+    const rectangle = await insertFor(harness, cards[0]!);
+    expect(rectangle.parent).toBe(board);
+    expect({ row: boxOf(row), cards: cards.map(boxOf) }).toEqual(before);
+    expect(row.children).toEqual(cards);
+    // Beside the card would be on the next card, inside the row: so beside the row, top-aligned with the card.
+    expect(boxOf(rectangle)).toEqual({ x: 100 + before.row.width + PLACEMENT_GAP, y: 100, width: 400, height: 300 });
+    expect(board.children.indexOf(rectangle)).toBe(board.children.indexOf(row) + 1);
+  });
+
+  it('goes where it can be seen: into a clipping frame only when it fits, else into the nearest parent that shows it', async () => {
+    const harness = setup();
+    const { figma } = harness;
+    await harness.send({ type: 'ready' });
+    const board = figma.frame('Board', { x: 1000, y: 1000, width: 2000, height: 1500 });
+    const tight = figma.frame('Tight crop', { x: 50, y: 60, width: 300, height: 400 }, undefined, { parent: board });
+    const photo = figma.frame('Photo', { x: 20, y: 30, width: 200, height: 150 }, { color: '#884422' }, { parent: tight });
+    const roomy = figma.frame('Roomy', { x: 50, y: 600, width: 900, height: 400 }, undefined, { parent: board });
+    const other = figma.frame('Other photo', { x: 20, y: 30, width: 200, height: 150 }, { color: '#224488' }, { parent: roomy });
+
+    const hidden = await insertFor(harness, photo);
+    // Right of the photo (x 1070 + 200 + 40 on the page) would cross the crop's right edge (1050 + 300): clipped.
+    expect(tight.clipsContent).toBe(true);
+    expect(hidden.parent).toBe(board);
+    expect(boxOf(hidden)).toEqual({ x: 1000 + 50 + 300 + PLACEMENT_GAP, y: 1000 + 60 + 30, width: 200, height: 150 });
+
+    const fits = await insertFor(harness, other);
+    expect(fits.parent).toBe(roomy);
+    expect({ x: fits.x, y: fits.y }).toEqual({ x: 20 + 200 + PLACEMENT_GAP, y: 30 });
+
+    tight.clipsContent = false;
+    const shown = await insertFor(harness, photo);
+    expect(shown.parent).toBe(tight);
+    expect(boxOf(shown)).toEqual({ x: 1000 + 50 + 20 + 200 + PLACEMENT_GAP, y: 1090, width: 200, height: 150 });
+  });
+
+  it('never writes into an instance or a main component, even through a frame nested in one', async () => {
+    const harness = setup();
+    const { figma } = harness;
+    await harness.send({ type: 'ready' });
+    const board = figma.frame('Board', { width: 3000, height: 2000 });
+    board.clipsContent = false;
+    const card = figma.frame('Card', { x: 100, y: 100, width: 600, height: 400 }, undefined, { type: 'INSTANCE', parent: board });
+    const media = figma.frame('Media', { x: 0, y: 0, width: 600, height: 300 }, undefined, { parent: card });
+    media.clipsContent = false;
+    const picture = figma.frame('Picture', { x: 10, y: 10, width: 120, height: 90 }, { color: '#123456' }, { parent: media });
+    expect(() => media.appendChild(figma.createRectangle())).toThrow('Cannot move node. New parent is an instance or is inside of an instance');
+
+    const fromInstance = await insertFor(harness, picture);
+    expect(fromInstance.parent).toBe(board);
+    expect(boxOf(fromInstance)).toEqual({ x: 100 + 600 + PLACEMENT_GAP, y: 110, width: 120, height: 90 });
+
+    const component = figma.frame('Button', { x: 100, y: 1000, width: 800, height: 400 }, undefined, { type: 'COMPONENT', parent: board });
+    const icon = figma.frame('Icon', { x: 10, y: 10, width: 64, height: 48 }, { color: '#654321' }, { parent: component });
+    const fromComponent = await insertFor(harness, icon);
+    expect(fromComponent.parent).toBe(board);
+    expect(component.children).toEqual([icon]);
+  });
+
+  it('shows the whole export undistorted: a shadowed frame’s result has the render bounds’ size and place', async () => {
+    const harness = setup();
+    const { figma } = harness;
+    await harness.send({ type: 'ready' });
+    const card = figma.frame('Shadowed card', { x: 200, y: 300, width: 400, height: 300 }, { color: '#eeeeee' });
+    card.effects = [{ type: 'DROP_SHADOW', color: { r: 0, g: 0, b: 0, a: 0.3 }, offset: { x: 0, y: 20 }, radius: 30, spread: 0, visible: true, blendMode: 'NORMAL' }];
+    expect(card.absoluteRenderBounds).toEqual({ x: 170, y: 290, width: 460, height: 360 });
+
+    // What the panel would send: the export at 230 px wide (the helper keeps its aspect), stylized.
+    const style = figma.frame('Paint style', { x: -500, y: -500, width: 100, height: 100 });
+    await harness.send({ type: 'export', requestId: 1, contentId: card.id, styleId: style.id, size: 230 });
+    const exported = await pngSize(harness.last('exported').content);
+    expect(exported).toEqual({ width: 230, height: 180, format: 'png' });
+
+    const rectangle = await insertFor(harness, card, await solidPng(exported.width, exported.height));
+    expect(boxOf(rectangle)).toEqual({ x: 170 + 460 + PLACEMENT_GAP, y: 290, width: 460, height: 360 });
+    expect(rectangle.width / rectangle.height).toBeCloseTo(230 / 180, 9);
+  });
+
+  it('loads the content’s page before inserting when it is not the current one (dynamic-page access)', async () => {
+    const harness = setup();
+    const { figma } = harness;
+    await harness.send({ type: 'ready' });
+    const archive = figma.page('Archive');
+    const old = figma.frame('Old photo', { x: 0, y: 0, width: 320, height: 240 }, { color: '#777777' }, { parent: archive });
+    expect(() => archive.appendChild(figma.createRectangle())).toThrow(/not loaded/);
+
+    const rectangle = await insertFor(harness, old);
+    expect(archive.loaded).toBe(true);
+    expect(rectangle.parent).toBe(archive);
+    expect(harness.figma.scrolledIntoView).toEqual([]); // another page: selected there, not scrolled to
   });
 
   it('still inserts when the style frame was deleted meanwhile, and fails clearly when the content was', async () => {
@@ -392,52 +528,11 @@ describe('GramstyleMain: settings and token in clientStorage', () => {
   });
 });
 
-describe('GramstyleMain: the fallback transport', () => {
-  it('relays a request to the helper with Figma’s fetch and hands back status, type and bytes', async () => {
-    const calls: Parameters<MainThreadFetch>[] = [];
-    const { send, last } = setup({
-      fetch: async (...args) => {
-        calls.push(args);
-        const body = new TextEncoder().encode('{"id":"job-1"}');
-        return { status: 202, headersObject: { 'Content-Type': 'application/json; charset=utf-8' }, arrayBuffer: async () => body.buffer };
-      },
-    });
-    await send({
-      type: 'http-request',
-      requestId: 5,
-      method: 'POST',
-      path: '/v1/jobs',
-      headers: { Authorization: 'Bearer t', 'Content-Type': 'application/json' },
-      body: '{"content":"x"}',
-    });
-    expect(calls).toEqual([
-      [`${HELPER_URL}/v1/jobs`, { method: 'POST', headers: { Authorization: 'Bearer t', 'Content-Type': 'application/json' }, body: '{"content":"x"}' }],
-    ]);
-    const response = last('http-response');
-    expect(response).toMatchObject({ requestId: 5, status: 202, contentType: 'application/json; charset=utf-8' });
-    expect(new TextDecoder().decode(response.body)).toBe('{"id":"job-1"}');
-
-    await send({ type: 'http-request', requestId: 6, method: 'GET', path: '/v1/health', headers: {}, body: null });
-    expect(calls[1]).toEqual([`${HELPER_URL}/v1/health`, { method: 'GET', headers: {} }]);
-  });
-
-  it('answers http-error when the helper cannot be reached, and relays only paths of the helper’s API', async () => {
-    const { figma, send, last } = setup({ fetch: async () => Promise.reject(new TypeError('Failed to fetch')) });
-    await send({ type: 'http-request', requestId: 1, method: 'GET', path: '/v1/health', headers: {}, body: null });
-    expect(last('http-error')).toEqual({ type: 'http-error', requestId: 1, message: 'Failed to fetch' });
-
-    const warn = vi.spyOn(console, 'warn').mockImplementation(() => undefined);
-    await send({ type: 'http-request', requestId: 2, method: 'GET', path: '//evil.example/steal', headers: {}, body: null });
-    warn.mockRestore();
-    expect(figma.ui.posted.filter((message) => (message as { requestId?: number }).requestId === 2)).toEqual([]);
-  });
-});
-
 describe('the built main.js', () => {
   it('runs in a bare context like Figma’s sandbox (no DOM, no Node) and answers the panel', async () => {
     const code = await readFile(join(projectRoot, 'dist', 'plugin', 'main.js'), 'utf8');
     const figma = new FakeFigma();
-    const context = createContext({ figma: figma.api, __html__: '<p>built panel</p>', console, setTimeout, clearTimeout, fetch: undefined });
+    const context = createContext({ figma: figma.api, __html__: '<p>built panel</p>', console, setTimeout, clearTimeout });
     runInContext(code, context);
     expect(figma.ui.html).toBe('<p>built panel</p>');
     expect(figma.ui.options).toMatchObject({ themeColors: true });
@@ -455,6 +550,37 @@ describe('the fake figma behaves like the documented API', () => {
     expect(await pngSize(await frame.exportAsync({ format: 'PNG', constraint: { type: 'WIDTH', value: 64 } }))).toEqual({ width: 64, height: 32, format: 'png' });
     expect(await pngSize(await frame.exportAsync({ format: 'JPG', constraint: { type: 'HEIGHT', value: 10 } }))).toEqual({ width: 20, height: 10, format: 'jpeg' });
     expect(await pngSize(await frame.exportAsync())).toEqual({ width: 200, height: 100, format: 'png' });
+  });
+
+  it('lays out auto-layout children itself, ignoring their x and y unless they are absolutely positioned', () => {
+    const figma = new FakeFigma();
+    const column = figma.frame('Column', { width: 200, height: 10 });
+    Object.assign(column, { layoutMode: 'VERTICAL', primaryAxisSizingMode: 'AUTO', itemSpacing: 8, paddingTop: 16, paddingBottom: 16 });
+    const [a, b] = ['A', 'B'].map((name) => figma.frame(name, { x: 500, y: 500, width: 200, height: 50 }, undefined, { parent: column }));
+    expect([a!.y, b!.y, column.height]).toEqual([16, 16 + 50 + 8, 16 + 50 + 8 + 50 + 16]);
+    a!.y = 300;
+    expect(a!.y).toBe(16);
+    column.appendChild(figma.createRectangle()); // a new child joins the flow and the column grows
+    expect(column.height).toBe(16 + 50 + 8 + 50 + 8 + 100 + 16);
+    b!.layoutPositioning = 'ABSOLUTE';
+    b!.y = 300;
+    expect([b!.y, column.height]).toEqual([300, 16 + 50 + 8 + 100 + 16]);
+  });
+
+  it('exports the render bounds: shadows and children sticking out of a frame that does not clip', async () => {
+    const figma = new FakeFigma();
+    const frame = figma.frame('F', { x: 100, y: 100, width: 200, height: 100 }, { color: '#ffffff' });
+    figma.frame('Sticker', { x: 150, y: 50, width: 100, height: 100 }, { color: '#ff0000' }, { parent: frame });
+    expect(frame.clipsContent).toBe(true);
+    expect(frame.absoluteRenderBounds).toEqual({ x: 100, y: 100, width: 200, height: 100 });
+    frame.clipsContent = false;
+    expect(frame.absoluteRenderBounds).toEqual({ x: 100, y: 100, width: 250, height: 150 });
+    frame.effects = [{ type: 'DROP_SHADOW', color: { r: 0, g: 0, b: 0, a: 1 }, offset: { x: 0, y: 10 }, radius: 5, visible: true, blendMode: 'NORMAL' }];
+    expect(frame.absoluteRenderBounds).toEqual({ x: 95, y: 100, width: 255, height: 150 });
+    // The constraint applies to the rendered area: its width becomes 510 px.
+    expect(await pngSize(await frame.exportAsync({ format: 'PNG', constraint: { type: 'WIDTH', value: 510 } }))).toEqual({ width: 510, height: 300, format: 'png' });
+    frame.visible = false;
+    expect(frame.absoluteRenderBounds).toBeNull();
   });
 
   it('createImage takes PNG, JPEG and GIF up to 4096 px and rejects anything else', async () => {

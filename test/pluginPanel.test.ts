@@ -1,82 +1,27 @@
-import { mkdir, readFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import sharp from 'sharp';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 
-import { SETTINGS_KEY, TOKEN_KEY } from '../plugin/main/gramstyleMain.js';
-import { type RunningHelper, startHelperServer } from '../helper/server/index.js';
-import { bearer, healthSchema } from '../shared/protocol.js';
-import { FakeFigma, FakeRectangleNode } from './support/fakeFigma.js';
-import { openPluginHarness, type PluginHarness } from './support/pluginHarness.js';
-import { realWeightsPath } from './support/sharedAssets.js';
-import { renderSampleFrames } from '../helper/samples/frames.js';
+import { SETTINGS_KEY } from '../plugin/main/gramstyleMain.js';
+import { FakeRectangleNode } from './support/fakeFigma.js';
+import {
+  designerFile,
+  helperIsIdle,
+  panelSuite,
+  screenshotDir,
+  textOf,
+  unexpectedConsoleErrors,
+  waitForText,
+} from './support/panelTesting.js';
+import type { PluginHarness } from './support/pluginHarness.js';
 
 /**
- * The built panel (dist/plugin/ui.html) in headless Chromium, inside a page that plays Figma, with the real
- * main-thread code on a fake document and a real helper running the real VGG-19 on wasm at small sizes.
+ * A run from the panel: the built panel (dist/plugin/ui.html) in headless Chromium, inside Figma's nesting of iframes
+ * (support/pluginHarness.ts), with the real main-thread code on a fake document and a real helper running the real
+ * VGG-19 on wasm at small sizes. The helper's side of the panel is in pluginPanelHelper.test.ts.
  */
 
-const projectRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..');
-const screenshotDir = join(projectRoot, 'test-output');
-const TOKEN = 'c0ffee'.repeat(10) + 'c0ff';
-
-let helper: RunningHelper;
-let uiHtml: string;
-let harness: PluginHarness | null = null;
-/** The project's own sample frames: the README shows these screenshots, and ../shared's pictures may not be committed. */
-let sampleFrames: { content: string; style: string };
-
-beforeAll(async () => {
-  uiHtml = await readFile(join(projectRoot, 'dist', 'plugin', 'ui.html'), 'utf8');
-  await mkdir(screenshotDir, { recursive: true });
-  sampleFrames = await renderSampleFrames(join(screenshotDir, 'frames'));
-  helper = await startHelperServer({
-    host: '127.0.0.1',
-    port: 0,
-    token: TOKEN,
-    backend: 'wasm',
-    weights: realWeightsPath(),
-    previewIntervalMs: 0, // a preview every iteration, so that a short job still shows some
-    log: () => {},
-  });
-  await helper.ready;
-});
-
-afterEach(async () => {
-  await harness?.close();
-  harness = null;
-});
-
-afterAll(async () => {
-  await helper?.close();
-});
-
-/** A document with a landscape and a brush-stroke pattern selected, and the panel's stored settings and token. */
-async function designerFile(stored: { size: number; iterations: number; token?: string | null }) {
-  const figma = new FakeFigma();
-  const page = figma.frame('Moodboard', { x: 0, y: 0, width: 2000, height: 1200 });
-  const content = figma.frame('Landscape', { x: 80, y: 120, width: 320, height: 240 }, { image: sampleFrames.content }, { parent: page });
-  const style = figma.frame('Brush strokes', { x: 80, y: 500, width: 240, height: 240 }, { image: sampleFrames.style }, { parent: page });
-  await figma.clientStorage.setAsync(SETTINGS_KEY, { strength: 50, size: stored.size, iterations: stored.iterations });
-  if (stored.token !== null) await figma.clientStorage.setAsync(TOKEN_KEY, stored.token ?? TOKEN);
-  figma.currentPage.selection = [content, style];
-  return { figma, page, content, style };
-}
-
-async function textOf(harnessToRead: PluginHarness, selector: string): Promise<string> {
-  return ((await harnessToRead.panel.textContent(selector)) ?? '').trim();
-}
-
-/** Waits until the panel element's text matches. */
-async function waitForText(panelHarness: PluginHarness, selector: string, pattern: RegExp, timeout = 30_000): Promise<void> {
-  await panelHarness.panel.waitForFunction(
-    ({ selector: css, source, flags }) => new RegExp(source, flags).test(document.querySelector(css)?.textContent ?? ''),
-    { selector, source: pattern.source, flags: pattern.flags },
-    { timeout, polling: 50 },
-  );
-}
+const suite = panelSuite();
 
 /** Records every value the progress bar and the preview take, from inside the panel. */
 async function recordProgress(panelHarness: PluginHarness): Promise<() => Promise<{ progress: number[]; pictures: string[] }>> {
@@ -97,30 +42,10 @@ async function recordProgress(panelHarness: PluginHarness): Promise<() => Promis
   return () => panelHarness.panel.evaluate(() => (window as unknown as { record: { progress: number[]; pictures: string[] } }).record);
 }
 
-/** Console errors other than those listed (the browser's own lines for answers the panel expects). */
-function unexpectedConsoleErrors(panelHarness: PluginHarness, expected: RegExp[] = []): string[] {
-  return panelHarness.consoleErrors.filter((line) => !expected.some((pattern) => pattern.test(line)));
-}
-
-async function helperIsIdle(): Promise<boolean> {
-  const health = healthSchema.parse(
-    await (await fetch(`${helper.url}/v1/health`, { headers: { Authorization: bearer(TOKEN) } })).json(),
-  );
-  return !health.details!.busy && health.details!.queueLength === 0;
-}
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolvePromise) => server.listen(0, '127.0.0.1', resolvePromise));
-  const { port } = server.address() as { port: number };
-  await new Promise<void>((resolvePromise) => server.close(() => resolvePromise()));
-  return port;
-}
-
-describe('the panel in Chromium against a real helper', () => {
+describe('a run from the panel, in Chromium against a real helper', () => {
   it('shows the frames, converges with progress and previews, and inserts the result', async () => {
     const { figma, page, content } = await designerFile({ size: 512, iterations: 200 });
-    harness = await openPluginHarness({ uiHtml, figma, helperUrl: helper.url });
+    const harness = await suite.open({ figma });
     const { panel } = harness;
 
     await waitForText(harness, '#helper-title', /^Helper connected$/);
@@ -142,6 +67,7 @@ describe('the panel in Chromium against a real helper', () => {
     await panel.fill('#iterations', '6');
 
     const readRecord = await recordProgress(harness);
+    const logFrom = suite.log.length;
     await panel.click('#stylize');
     await waitForText(harness, '#run-status', /^Inserted “Landscape × Brush strokes” beside Landscape\.$/, 90_000);
     const record = await readRecord();
@@ -154,6 +80,10 @@ describe('the panel in Chromium against a real helper', () => {
     expect(previews.length).toBeGreaterThan(0);
     expect(previews.every((src) => src.startsWith('data:image/png;base64,'))).toBe(true);
     expect(await textOf(harness, '#preview-caption')).toBe('Result · 64 × 48 px');
+    // Each poll names the preview the panel has, so that the helper need not send it again.
+    const previewAfter = suite.log.slice(logFrom).flatMap((line) => /^GET \/v1\/jobs\/[\w-]+\?previewAfter=(\d+) /.exec(line)?.[1] ?? []).map(Number);
+    expect(previewAfter.length).toBeGreaterThan(0);
+    expect(previewAfter).toEqual([...previewAfter].sort((a, b) => a - b));
 
     // The result reached the main thread as a valid PNG of the expected size and became a layer.
     expect(figma.images.size).toBe(1);
@@ -187,11 +117,7 @@ describe('the panel in Chromium against a real helper', () => {
   });
 
   it('cancels a running job', async () => {
-    const { figma } = await designerFile({ size: 128, iterations: 200 });
-    harness = await openPluginHarness({ uiHtml, figma, helperUrl: helper.url });
-    const { panel } = harness;
-    await waitForText(harness, '#helper-title', /^Helper connected$/);
-    await waitForText(harness, '#content-card .frame-name', /^Landscape$/);
+    const { figma, harness, panel } = await suite.openConnected({ size: 128, iterations: 200 });
 
     await panel.click('#stylize');
     expect(await panel.isVisible('#cancel')).toBe(true);
@@ -206,72 +132,23 @@ describe('the panel in Chromium against a real helper', () => {
     await waitForText(harness, '#run-status', /^Canceled\.$/);
     expect(await panel.isVisible('#cancel')).toBe(false);
     expect(await panel.evaluate(() => document.activeElement?.id)).toBe('stylize');
-    await expect.poll(helperIsIdle, { timeout: 15_000 }).toBe(true);
+    await expect.poll(() => helperIsIdle(suite.helper), { timeout: 15_000 }).toBe(true);
     expect(figma.images.size).toBe(0);
     expect(figma.undoCommits).toEqual([]);
     expect(unexpectedConsoleErrors(harness)).toEqual([]);
   });
 
-  it('says when the helper is not running, with the command to start it', async () => {
-    const { figma } = await designerFile({ size: 64, iterations: 4 });
-    const closedPort = await freePort();
-    harness = await openPluginHarness({ uiHtml, figma, helperUrl: `http://127.0.0.1:${closedPort}`, theme: 'dark' });
-    const { panel } = harness;
-    await waitForText(harness, '#helper-title', /^Helper not running$/);
-    expect(await textOf(harness, '#start-command')).toBe('gramstyle serve');
-    expect(await panel.isVisible('#retry')).toBe(true);
-    expect(await panel.isDisabled('#stylize')).toBe(true);
-    expect(await textOf(harness, '#run-status')).toBe('Stylize needs the helper.');
-    // Both transports were tried: the panel's fetch, then the main thread's.
-    expect(figma.ui.posted.some((message) => (message as { type?: string }).type === 'http-error')).toBe(true);
-    await harness.screenshot(join(screenshotDir, 'plugin-not-running-dark.png'));
-
-    await panel.click('#retry');
-    await waitForText(harness, '#helper-title', /^Helper not running$/);
-    // The browser reports the refused connections it tried; nothing else may go wrong.
-    expect(unexpectedConsoleErrors(harness, [/ERR_CONNECTION_REFUSED/])).toEqual([]);
-  });
-
-  it('asks for the token when the helper refuses the stored one, and pairs', async () => {
-    const { figma } = await designerFile({ size: 64, iterations: 4, token: 'not-the-token' });
-    harness = await openPluginHarness({ uiHtml, figma, helperUrl: helper.url });
-    const { panel } = harness;
-    await waitForText(harness, '#helper-title', /^The helper refused the token$/);
-    expect(await panel.isVisible('#pairing')).toBe(true);
-    expect(await textOf(harness, '#pairing-help')).toBe('Run gramstyle pair in a terminal and paste the token it prints.');
-    expect(await panel.isDisabled('#stylize')).toBe(true);
-    expect(await textOf(harness, '#run-status')).toBe('Stylize needs the pairing token.');
-    await harness.screenshot(join(screenshotDir, 'plugin-pairing-light.png'));
-
-    await panel.fill('#token', 'still-wrong');
-    await panel.press('#token', 'Enter');
-    await expect.poll(() => panel.getAttribute('#token', 'aria-invalid')).toBe('true');
-    expect(figma.storage.get(TOKEN_KEY)).toBe('not-the-token');
-
-    await panel.fill('#token', TOKEN);
-    await panel.press('#token', 'Enter');
-    await waitForText(harness, '#helper-title', /^Helper connected$/);
-    await expect.poll(() => figma.storage.get(TOKEN_KEY)).toBe(TOKEN);
-    expect(await panel.isEnabled('#stylize')).toBe(true);
-    expect(unexpectedConsoleErrors(harness, [/status of 401/])).toEqual([]);
-  });
-
-  it('falls back to the main thread’s fetch when the iframe may not reach the helper', async () => {
-    const { figma } = await designerFile({ size: 32, iterations: 3 });
-    harness = await openPluginHarness({
-      uiHtml,
-      figma,
-      helperUrl: helper.url,
-      // What a browser that blocks the plugin iframe from localhost does: the panel's own requests never arrive.
-      beforeLoad: (page) => page.route(`${helper.url}/**`, (route) => route.abort('blockedbyclient')),
+  it('ends the run with an error when the main thread answers a request with the wrong reply', async () => {
+    const { figma, harness, panel } = await suite.openConnected({ size: 64, iterations: 4 });
+    harness.rewriteToPanel((message) => {
+      const posted = message as { type: string; requestId?: number };
+      return posted.type === 'exported' ? { type: 'inserted', requestId: posted.requestId, nodeId: '1:1', name: 'Not a result' } : message;
     });
-    await waitForText(harness, '#helper-title', /^Helper connected$/);
-    expect(await textOf(harness, '#helper-detail')).toMatch(/ · through Figma$/);
-    await waitForText(harness, '#content-card .frame-name', /^Landscape$/);
-    await harness.panel.click('#stylize');
-    await waitForText(harness, '#run-status', /^Inserted “Landscape × Brush strokes”/, 60_000);
-    expect(await sharp([...figma.images.values()][0]!.bytes).metadata()).toMatchObject({ format: 'png', width: 32, height: 24 });
-    const relayed = figma.ui.posted.filter((message) => (message as { type?: string }).type === 'http-response');
-    expect(relayed.length).toBeGreaterThan(3); // health, token check, job, polls, result
+    await panel.click('#stylize');
+    await waitForText(harness, '#run-error', /^The plugin’s main thread answered its export request with inserted\.$/);
+    expect(await panel.isEnabled('#stylize')).toBe(true);
+    expect(await panel.evaluate(() => document.activeElement?.id)).toBe('stylize');
+    expect(figma.notifications.at(-1)).toEqual({ message: 'Gramstyle: The plugin’s main thread answered its export request with inserted.', error: true });
+    expect(await helperIsIdle(suite.helper)).toBe(true);
   });
 });

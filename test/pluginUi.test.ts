@@ -35,10 +35,9 @@ function json(status: number, body: unknown): HelperAnswer {
   return { status, contentType: 'application/json', body: new TextEncoder().encode(JSON.stringify(body)) };
 }
 
-function transport(kind: 'direct' | 'relay', answer: (request: HelperRequest) => HelperAnswer | Error) {
+function transport(answer: (request: HelperRequest) => HelperAnswer | Error) {
   const requests: HelperRequest[] = [];
   const scripted: HelperTransport = {
-    kind,
     async send(request) {
       requests.push(request);
       const result = answer(request);
@@ -52,44 +51,26 @@ function transport(kind: 'direct' | 'relay', answer: (request: HelperRequest) =>
 const unreachable = () => new HelperUnreachableError('Failed to fetch');
 
 describe('HelperClient', () => {
-  it('uses the panel’s fetch when it reaches the helper', async () => {
-    const direct = transport('direct', () => json(200, health));
-    const relay = transport('relay', () => json(200, health));
-    const client = new HelperClient(direct.transport, relay.transport);
-    expect(await client.connect()).toEqual(health);
-    expect(client.via).toBe('direct');
-    expect(relay.requests).toEqual([]);
-  });
-
-  it('falls back to the main thread when the panel’s fetch is refused, and sends everything that way', async () => {
-    const direct = transport('direct', unreachable);
-    const relay = transport('relay', (request) => (request.path === '/health' ? json(200, health) : json(202, { id: 'job-1' })));
-    const client = new HelperClient(direct.transport, relay.transport);
+  it('reads the health with the token, so that the answer includes the engine’s details', async () => {
+    const scripted = transport(() => json(200, health));
+    const client = new HelperClient(scripted.transport);
     client.token = 'secret';
-    await client.connect();
-    expect(client.via).toBe('relay');
-    expect(await client.createJob({ content: 'AAAA', style: 'BBBB', options: { size: 64 } })).toBe('job-1');
-    expect(relay.requests.at(-1)).toEqual({
-      method: 'POST',
-      path: '/jobs',
-      token: 'secret',
-      json: { content: 'AAAA', style: 'BBBB', options: { size: 64 } },
-    });
-    expect(direct.requests).toHaveLength(1);
+    expect(await client.health()).toEqual(health);
+    expect(scripted.requests).toEqual([{ method: 'GET', path: '/health', token: 'secret' }]);
   });
 
-  it('reports the helper as unreachable when neither way gets there', async () => {
-    const client = new HelperClient(transport('direct', unreachable).transport, transport('relay', unreachable).transport);
-    await expect(client.connect()).rejects.toBeInstanceOf(HelperUnreachableError);
+  it('reports the helper as unreachable when the request does not get there', async () => {
+    const client = new HelperClient(transport(unreachable).transport);
+    await expect(client.health()).rejects.toBeInstanceOf(HelperUnreachableError);
   });
 
   it('tells an accepted token from a refused one (401)', async () => {
-    const direct = transport('direct', (request) =>
+    const direct = transport((request) =>
       request.token === 'right'
         ? json(200, { paired: true })
         : json(401, { error: { code: 'unauthorized', message: 'wrong pairing token' } }),
     );
-    const client = new HelperClient(direct.transport, transport('relay', unreachable).transport);
+    const client = new HelperClient(direct.transport);
     expect(await client.tokenAccepted('right')).toBe(true);
     expect(await client.tokenAccepted('wrong')).toBe(false);
     expect(direct.requests.map((request) => [request.method, request.path])).toEqual([
@@ -104,7 +85,7 @@ describe('HelperClient', () => {
       json(200, { id: 'job-1', status: 'exploded' }),
       { status: 502, contentType: 'text/html', body: new TextEncoder().encode('<h1>Bad gateway</h1>') },
     ];
-    const client = new HelperClient(transport('direct', () => answers.shift()!).transport, transport('relay', unreachable).transport);
+    const client = new HelperClient(transport(() => answers.shift()!).transport);
     await expect(client.createJob({ content: 'A', style: 'B' })).rejects.toMatchObject({ status: 429, code: 'queue-full', message: 'the queue is full (8 jobs)' });
     await expect(client.jobStatus('job-1')).rejects.toMatchObject({ code: 'unexpected-answer' });
     const error = await client.result('job-1').catch((caught: unknown) => caught);

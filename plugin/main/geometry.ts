@@ -22,12 +22,18 @@ export interface Box {
 export const PLACEMENT_GAP = 40;
 
 /**
- * Where a result the size of `content` goes: to its right with a gap, top-aligned; further right, past whatever
+ * Where a box of `size` goes beside `anchor`: to its right with a gap, top-aligned; further right, past whatever
  * sibling is in the way (an earlier result, say), so that "Insert again" never stacks copies on top of each other.
  */
-export function placeBeside(content: Box, siblings: readonly Box[], gap = PLACEMENT_GAP): { x: number; y: number } {
-  let x = content.x + content.width + gap;
-  const { y, width, height } = content;
+export function placeBeside(
+  anchor: Box,
+  size: { width: number; height: number },
+  siblings: readonly Box[],
+  gap = PLACEMENT_GAP,
+): { x: number; y: number } {
+  let x = anchor.x + anchor.width + gap;
+  const { y } = anchor;
+  const { width, height } = size;
   for (let moved = true; moved; ) {
     moved = false;
     for (const sibling of siblings) {

@@ -1,33 +1,36 @@
-import type { BaseNode, ChildrenMixin, PageNode, PluginAPI, SceneNode } from '@figma/plugin-typings/plugin-api-standalone.js';
+import type { BaseNode, PageNode, PluginAPI, SceneNode } from '@figma/plugin-typings/plugin-api-standalone.js';
 
 import {
   type FrameSummary,
+  type MainRequestType,
   type MainToUiMessage,
   type MessageOf,
   panelSettingsSchema,
   type PanelSettings,
   pairingTokenSchema,
+  type ReplyTo,
   type SelectionState,
   THUMBNAIL_SIZE,
   type UiToMainMessage,
   uiToMainMessageSchema,
 } from '../../shared/pluginMessages.js';
-import { type Box, longSideConstraint, placeBeside } from './geometry.js';
+import { DEFAULT_HELPER_PORT } from '../../shared/protocol.js';
+import { longSideConstraint } from './geometry.js';
+import { placeResult, renderedBox } from './placement.js';
 import { type ExportableNode, guessRoles, isExportable, readSelection } from './selection.js';
-
-/** The part of Figma's main-thread `fetch` the relay uses (it answers whole bodies: it cannot stream). */
-export type MainThreadFetch = (
-  url: string,
-  init: { method: string; headers: { [name: string]: string }; body?: string },
-) => Promise<{ status: number; headersObject: { [name: string]: string }; arrayBuffer(): Promise<ArrayBuffer> }>;
 
 export interface GramstyleMainOptions {
   /** The panel's HTML (`__html__` in Figma). */
   readonly html: string;
-  /** The helper's base URL, e.g. http://localhost:7415: the only place the relay sends requests. */
+  /** The helper's base URL, e.g. http://localhost:7415, handed to the panel. */
   readonly helperUrl: string;
-  readonly fetch: MainThreadFetch;
 }
+
+/**
+ * Where the helper listens: localhost, as manifest.json's networkAccess allows it (Figma accepts domain names and
+ * localhost there, no IP literals; the helper answers on 127.0.0.1 for either).
+ */
+export const DEFAULT_HELPER_URL = `http://localhost:${DEFAULT_HELPER_PORT}`;
 
 export const PANEL_SIZE = { width: 320, height: 660 } as const;
 export const SETTINGS_KEY = 'gramstyle.settings';
@@ -42,8 +45,10 @@ class UserFacingError extends Error {}
  */
 export class GramstyleMain {
   private uiReady = false;
-  /** The current pair's roles, kept while the same two nodes stay selected so that a swap sticks. */
-  private roles: { contentId: string; styleId: string } | null = null;
+  /** The roles of the pair on show (also while only its results are selected). */
+  private roles: Roles | null = null;
+  /** Roles the user swapped, by pair (pairKey): the swap sticks to those two layers for as long as the plugin runs. */
+  private readonly swapped = new Map<string, Roles>();
   private thumbnails = new Map<string, Promise<Uint8Array | null>>();
   /** The rectangles this plugin inserted (node ids). */
   private readonly results = new Set<string>();
@@ -77,7 +82,10 @@ export class GramstyleMain {
         this.post({ type: 'init', helperUrl: this.options.helperUrl, ...(await this.loadStoredSettings()) });
         return this.publishSelection();
       case 'swap-roles':
-        if (this.roles) this.roles = { contentId: this.roles.styleId, styleId: this.roles.contentId };
+        if (this.roles) {
+          this.roles = { contentId: this.roles.styleId, styleId: this.roles.contentId };
+          this.swapped.set(pairKey(this.roles), this.roles);
+        }
         return this.publishSelection();
       case 'save-settings':
         return this.figma.clientStorage.setAsync(SETTINGS_KEY, message.settings);
@@ -86,11 +94,9 @@ export class GramstyleMain {
           ? this.figma.clientStorage.deleteAsync(TOKEN_KEY)
           : this.figma.clientStorage.setAsync(TOKEN_KEY, message.token);
       case 'export':
-        return this.answer(message.requestId, () => this.exportPair(message));
+        return this.answer(message, () => this.exportPair(message));
       case 'insert':
-        return this.answer(message.requestId, () => this.insertResult(message));
-      case 'http-request':
-        return this.relay(message);
+        return this.answer(message, () => this.insertResult(message));
       case 'notify':
         this.figma.notify(message.message, { error: message.error });
         return;
@@ -133,17 +139,11 @@ export class GramstyleMain {
       this.thumbnails.clear();
       return { state: 'hint', hint: reading.hint };
     }
-    const { first, second } = reading;
-    const samePair =
-      this.roles !== null &&
-      [first.id, second.id].includes(this.roles.contentId) &&
-      [first.id, second.id].includes(this.roles.styleId);
-    if (!samePair) {
-      const guess = guessRoles(first, second);
-      this.roles = { contentId: guess.content.id, styleId: guess.style.id };
-      this.thumbnails.clear();
-    }
-    const [content, style] = this.roles?.contentId === first.id ? [first, second] : [second, first];
+    const [a, b] = reading.nodes;
+    const roles = this.swapped.get(pairKey({ contentId: a.id, styleId: b.id })) ?? idsOf(guessRoles(a, b));
+    if (!this.roles || pairKey(this.roles) !== pairKey(roles)) this.thumbnails.clear();
+    this.roles = roles;
+    const [content, style] = roles.contentId === a.id ? [a, b] : [b, a];
     return this.describePair(content, style);
   }
 
@@ -169,9 +169,7 @@ export class GramstyleMain {
   private async summarize(node: ExportableNode): Promise<FrameSummary> {
     let thumbnail = this.thumbnails.get(node.id);
     if (!thumbnail) {
-      thumbnail = node
-        .exportAsync({ format: 'PNG', constraint: longSideConstraint(node.width, node.height, THUMBNAIL_SIZE) })
-        .catch(() => null); // a missing thumbnail is cosmetic: the frame itself may still export
+      thumbnail = exportPng(node, THUMBNAIL_SIZE).catch(() => null); // cosmetic: the frame itself may still export
       this.thumbnails.set(node.id, thumbnail);
     }
     return {
@@ -186,30 +184,27 @@ export class GramstyleMain {
 
   // ---- export and insertion ----
 
-  /** Runs one request of the panel, answering `failed` (and telling the user through Figma) if it throws. */
-  private async answer(requestId: number, work: () => Promise<MainToUiMessage>): Promise<void> {
+  /** Answers one request of the panel with its reply, or `failed` (telling the user through Figma too) if it throws. */
+  private async answer<T extends MainRequestType>(request: { requestId: number; type: T }, work: () => Promise<ReplyTo<T>>): Promise<void> {
     try {
       this.post(await work());
     } catch (error) {
       const message = error instanceof UserFacingError ? error.message : `Gramstyle: ${messageOf(error)}`;
       this.figma.notify(message, { error: true });
-      this.post({ type: 'failed', requestId, message });
+      this.post({ type: 'failed', requestId: request.requestId, message });
     }
   }
 
-  private async exportPair(request: MessageOf<UiToMainMessage, 'export'>): Promise<MainToUiMessage> {
+  private async exportPair(request: MessageOf<UiToMainMessage, 'export'>): Promise<ReplyTo<'export'>> {
     const [content, style] = await Promise.all([
       this.findExportable(request.contentId, 'content'),
       this.findExportable(request.styleId, 'style'),
     ]);
-    const [contentPng, stylePng] = await Promise.all([
-      exportPng(content, request.size),
-      exportPng(style, request.size),
-    ]);
+    const [contentPng, stylePng] = await Promise.all([exportForJob(content, request.size), exportForJob(style, request.size)]);
     return { type: 'exported', requestId: request.requestId, content: contentPng, style: stylePng };
   }
 
-  private async insertResult(request: MessageOf<UiToMainMessage, 'insert'>): Promise<MainToUiMessage> {
+  private async insertResult(request: MessageOf<UiToMainMessage, 'insert'>): Promise<ReplyTo<'insert'>> {
     const content = await this.findExportable(request.contentId, 'content');
     // The style frame only lends its name: a result is still worth inserting if it was deleted meanwhile.
     const styleNode = await this.figma.getNodeByIdAsync(request.styleId);
@@ -221,17 +216,18 @@ export class GramstyleMain {
     } catch (error) {
       throw new UserFacingError(`Figma could not take the result image: ${messageOf(error)}`);
     }
+    const placement = placeResult(content, await image.getSizeAsync());
+    if (!placement) throw new UserFacingError(`Could not find where to put the result of “${content.name}”.`);
+    // With dynamic-page access a page must be loaded before a child goes in (the current one always is).
+    if (placement.parent.type === 'PAGE') await placement.parent.loadAsync();
     const rectangle = this.figma.createRectangle();
     try {
       rectangle.name = `${content.name} × ${styleName}`;
-      rectangle.resize(content.width, content.height);
+      rectangle.resize(placement.width, placement.height);
       rectangle.fills = [{ type: 'IMAGE', imageHash: image.hash, scaleMode: 'FILL' }];
-      const target = insertionTarget(content);
-      const siblings = target.parent.children.filter((child) => child.id !== content.id && child.id !== rectangle.id);
-      target.parent.insertChild(target.index, rectangle);
-      const position = placeBeside(target.contentBox, siblings.map(boxOf));
-      rectangle.x = position.x;
-      rectangle.y = position.y;
+      placement.parent.insertChild(placement.index, rectangle);
+      rectangle.x = placement.x;
+      rectangle.y = placement.y;
 
       this.results.add(rectangle.id);
       const page = pageOf(rectangle);
@@ -255,51 +251,34 @@ export class GramstyleMain {
     }
     return node;
   }
-
-  // ---- the fallback transport ----
-
-  private async relay(request: MessageOf<UiToMainMessage, 'http-request'>): Promise<void> {
-    const url = this.options.helperUrl.replace(/\/+$/, '') + request.path;
-    try {
-      const response = await this.options.fetch(url, {
-        method: request.method,
-        headers: request.headers,
-        ...(request.body === null ? {} : { body: request.body }),
-      });
-      const body = new Uint8Array(await response.arrayBuffer());
-      const contentType = headerValue(response.headersObject, 'content-type');
-      this.post({ type: 'http-response', requestId: request.requestId, status: response.status, contentType, body });
-    } catch (error) {
-      this.post({ type: 'http-error', requestId: request.requestId, message: messageOf(error) });
-    }
-  }
 }
 
+/** The node as PNG, the long side of what it shows (its render bounds, shadows included) `longSide` pixels. */
 async function exportPng(node: ExportableNode, longSide: number): Promise<Uint8Array> {
+  const shown = renderedBox(node) ?? node;
+  return node.exportAsync({ format: 'PNG', constraint: longSideConstraint(shown.width, shown.height, longSide) });
+}
+
+async function exportForJob(node: ExportableNode, longSide: number): Promise<Uint8Array> {
   try {
-    return await node.exportAsync({ format: 'PNG', constraint: longSideConstraint(node.width, node.height, longSide) });
+    return await exportPng(node, longSide);
   } catch (error) {
     throw new UserFacingError(`Figma could not export “${node.name}”: ${messageOf(error)}`);
   }
 }
 
-/**
- * Where the result goes: right after the content frame in the same parent. Instances and component sets take no
- * foreign children, so a frame inside one gets its result on the page instead, at the frame's absolute position.
- */
-function insertionTarget(content: ExportableNode): { parent: BaseNode & ChildrenMixin; index: number; contentBox: Box } {
-  const parent = content.parent;
-  if (parent && 'children' in parent && parent.type !== 'INSTANCE' && parent.type !== 'COMPONENT_SET') {
-    return { parent, index: parent.children.indexOf(content) + 1, contentBox: boxOf(content) };
-  }
-  const page = pageOf(content);
-  const absolute = content.absoluteBoundingBox;
-  if (!page || !absolute) throw new UserFacingError(`Could not find where to put the result of “${content.name}”.`);
-  return { parent: page, index: page.children.length, contentBox: absolute };
+interface Roles {
+  readonly contentId: string;
+  readonly styleId: string;
 }
 
-function boxOf(node: SceneNode): Box {
-  return 'width' in node ? { x: node.x, y: node.y, width: node.width, height: node.height } : { x: 0, y: 0, width: 0, height: 0 };
+/** The same for both orders of the two layers. */
+function pairKey(roles: Roles): string {
+  return [roles.contentId, roles.styleId].sort().join(' ');
+}
+
+function idsOf(pair: { content: { id: string }; style: { id: string } }): Roles {
+  return { contentId: pair.content.id, styleId: pair.style.id };
 }
 
 function pageOf(node: BaseNode): PageNode | null {
@@ -307,11 +286,6 @@ function pageOf(node: BaseNode): PageNode | null {
     if (current.type === 'PAGE') return current;
   }
   return null;
-}
-
-function headerValue(headers: { [name: string]: string }, name: string): string | null {
-  const key = Object.keys(headers).find((candidate) => candidate.toLowerCase() === name);
-  return key === undefined ? null : (headers[key] ?? null);
 }
 
 function messageOf(error: unknown): string {

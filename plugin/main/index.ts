@@ -2,8 +2,7 @@
 import type { PluginAPI } from '@figma/plugin-typings/plugin-api-standalone.js';
 import { z } from 'zod';
 
-import { DEFAULT_HELPER_PORT } from '../../shared/protocol.js';
-import { GramstyleMain } from './gramstyleMain.js';
+import { DEFAULT_HELPER_URL, GramstyleMain } from './gramstyleMain.js';
 
 // Figma's sandbox may refuse `new Function`; zod's plain interpreter works everywhere.
 z.config({ jitless: true });
@@ -12,9 +11,4 @@ z.config({ jitless: true });
 // global `figma` has the same declarations, which TypeScript cannot match across the two copies.
 const api = figma as unknown as PluginAPI;
 
-new GramstyleMain(api, {
-  html: __html__,
-  // localhost, as in manifest.json's networkAccess: Figma allows only the origins listed there.
-  helperUrl: `http://localhost:${DEFAULT_HELPER_PORT}`,
-  fetch: (url, init) => fetch(url, init),
-}).start();
+new GramstyleMain(api, { html: __html__, helperUrl: DEFAULT_HELPER_URL }).start();

@@ -10,7 +10,7 @@ export function isExportable(node: { type: string; removed?: boolean }): node is
 }
 
 export type SelectionReading =
-  | { kind: 'pair'; first: ExportableNode; second: ExportableNode }
+  | { kind: 'pair'; nodes: readonly [ExportableNode, ExportableNode] }
   | { kind: 'hint'; hint: string };
 
 const ASK = 'Select two frames: the picture to repaint and the style to paint it with.';
@@ -32,17 +32,21 @@ export function readSelection(selection: readonly SceneNode[]): SelectionReading
   }
   const empty = [first, second].find((node) => !(node.width >= 1 && node.height >= 1));
   if (empty) return { kind: 'hint', hint: `“${empty.name}” is empty (smaller than one pixel). Select frames with content.` };
-  return { kind: 'pair', first, second };
+  return { kind: 'pair', nodes: [first, second] };
 }
 
 /**
- * The default roles of two selected nodes: one whose name says "style" is the style (when only one does); otherwise
- * the second selected is, as people tend to pick the picture first and then what to paint it like.
+ * The default roles of two selected nodes, whichever was picked first (Figma documents the selection's order as
+ * unspecified): one whose name says "style" is the style, when only one does; otherwise the larger is the content, the
+ * picture to repaint (a style sample tends to be a swatch); two the same size are told apart by their ids, which
+ * never change. The same two layers get the same roles every time.
  */
-export function guessRoles<N extends { name: string }>(first: N, second: N): { content: N; style: N } {
+export function guessRoles<N extends { id: string; name: string; width: number; height: number }>(a: N, b: N): { content: N; style: N } {
   const saysStyle = (node: N) => /style/i.test(node.name);
-  if (saysStyle(first) && !saysStyle(second)) return { content: second, style: first };
-  return { content: first, style: second };
+  if (saysStyle(a) !== saysStyle(b)) return saysStyle(a) ? { content: b, style: a } : { content: a, style: b };
+  const area = (node: N) => node.width * node.height;
+  if (area(a) !== area(b)) return area(a) > area(b) ? { content: a, style: b } : { content: b, style: a };
+  return a.id < b.id ? { content: a, style: b } : { content: b, style: a };
 }
 
 function describeType(type: string): string {

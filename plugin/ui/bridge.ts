@@ -1,44 +1,77 @@
 import {
+  type MainRequest,
+  type MainRequestType,
   type MainToUiMessage,
   mainToUiMessageSchema,
+  REPLY_TYPE,
+  type ReplyTo,
   type UiToMainMessage,
 } from '../../shared/pluginMessages.js';
 
-/** Answers to a request of the panel, matched to it by requestId. */
-export type MainReply = Extract<MainToUiMessage, { requestId: number }>;
-/** What the main thread says on its own: init and selection. */
-export type MainNotice = Exclude<MainToUiMessage, MainReply>;
+/** What the main thread says on its own, not in answer to a request: init and selection. */
+export type MainNotice = Exclude<MainToUiMessage, { requestId: number }>;
 
 type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
-export type MainRequest = DistributiveOmit<Extract<UiToMainMessage, { requestId: number }>, 'requestId'>;
+/** A request as the panel writes it; the bridge numbers it. */
+export type MainRequestBody<T extends MainRequestType> = DistributiveOmit<Extract<MainRequest, { type: T }>, 'requestId'>;
+
+/** The main thread could not do what was asked; it has told the user through figma.notify already. */
+export class MainThreadFailure extends Error {}
+
+/** Long enough for Figma to export two frames at 4096 px; a request still unanswered then will not be. */
+export const REPLY_TIMEOUT_MS = 120_000;
 
 /**
- * The panel's end of the plugin's message channel. Figma relays `parent.postMessage({pluginMessage}, '*')` to the
- * main thread and delivers the main thread's messages as `{pluginMessage}` message events; everything received is
- * checked against the shared schemas before use.
+ * The panel's end of the plugin's message channel. The panel posts `parent.postMessage({pluginMessage}, '*')`, which
+ * Figma relays to the main thread. Figma loads the panel as the innermost of nested iframes and delivers the main
+ * thread's messages (`{pluginMessage}` message events) from its top window, not from `window.parent`: so a message
+ * counts when it comes from a window above the panel, any of which may be Figma's, and never from another frame (a
+ * sibling, a child, a popup) or the panel itself. Everything received is checked against the shared schemas.
  */
 export class MainThreadBridge {
   private nextRequestId = 1;
-  private readonly pending = new Map<number, (reply: MainReply) => void>();
+  /** Settles each request still waiting for its reply, by requestId. */
+  private readonly pending = new Map<number, (reply: MainToUiMessage | Error) => void>();
   private readonly listeners = new Set<(notice: MainNotice) => void>();
+  private readonly figmaWindows: ReadonlySet<unknown>;
 
-  constructor(private readonly host: Window = window.parent) {
-    window.addEventListener('message', (event: MessageEvent) => {
-      if (event.source !== this.host) return;
+  constructor(
+    private readonly panel: Window = window,
+    private readonly replyTimeoutMs = REPLY_TIMEOUT_MS,
+  ) {
+    this.figmaWindows = ancestorsOf(panel);
+    panel.addEventListener('message', (event: MessageEvent) => {
+      if (event.source === null || !this.figmaWindows.has(event.source)) return;
       const data: unknown = event.data;
       if (data && typeof data === 'object' && 'pluginMessage' in data) this.receive(data.pluginMessage);
     });
   }
 
   post(message: UiToMainMessage): void {
-    this.host.postMessage({ pluginMessage: message }, '*');
+    this.panel.parent.postMessage({ pluginMessage: message }, '*');
   }
 
-  /** Sends a request and resolves with the main thread's answer to it. */
-  request(message: MainRequest): Promise<MainReply> {
+  /**
+   * Sends a request and resolves with its reply (REPLY_TYPE). Rejects with MainThreadFailure when the main thread
+   * answers `failed`, and with an Error for any other answer or none in time, so that no caller waits forever.
+   */
+  request<T extends MainRequestType>(message: MainRequestBody<T> & { type: T }): Promise<ReplyTo<T>> {
     const requestId = this.nextRequestId++;
-    return new Promise((resolve) => {
-      this.pending.set(requestId, resolve);
+    const { type } = message;
+    return new Promise<ReplyTo<T>>((resolve, reject) => {
+      const timer = setTimeout(
+        () => settle(new Error(`Figma did not answer the plugin’s ${type} request. Close the plugin and run it again.`)),
+        this.replyTimeoutMs,
+      );
+      const settle = (reply: MainToUiMessage | Error) => {
+        clearTimeout(timer);
+        this.pending.delete(requestId);
+        if (reply instanceof Error) reject(reply);
+        else if (reply.type === REPLY_TYPE[type]) resolve(reply as ReplyTo<T>);
+        else if (reply.type === 'failed') reject(new MainThreadFailure(reply.message));
+        else reject(new Error(`The plugin’s main thread answered its ${type} request with ${reply.type}.`));
+      };
+      this.pending.set(requestId, settle);
       this.post({ ...message, requestId } as UiToMainMessage);
     });
   }
@@ -55,11 +88,16 @@ export class MainThreadBridge {
     }
     const message = parsed.data;
     if ('requestId' in message) {
-      const resolve = this.pending.get(message.requestId);
-      this.pending.delete(message.requestId);
-      resolve?.(message);
+      this.pending.get(message.requestId)?.(message);
       return;
     }
     for (const listener of this.listeners) listener(message);
   }
+}
+
+/** Every window above `panel`, up to the top one. */
+function ancestorsOf(panel: Window): Set<unknown> {
+  const ancestors = new Set<unknown>();
+  for (let frame = panel; frame.parent !== frame; frame = frame.parent) ancestors.add(frame.parent);
+  return ancestors;
 }

@@ -28,3 +28,8 @@ export function bytesToBase64(bytes: Uint8Array): string {
 export function pngDataUrl(png: Uint8Array | string): string {
   return `data:image/png;base64,${typeof png === 'string' ? png : bytesToBase64(png)}`;
 }
+
+/** An error's message, for the user. */
+export function messageOf(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}

@@ -1,6 +1,5 @@
 import type { z } from 'zod';
 
-import type { HttpMethod } from '../../shared/pluginMessages.js';
 import {
   API_PREFIX,
   bearer,
@@ -14,7 +13,8 @@ import {
   jobStatusSchema,
   pairingResponseSchema,
 } from '../../shared/protocol.js';
-import type { MainThreadBridge } from './bridge.js';
+
+export type HttpMethod = 'GET' | 'POST' | 'DELETE';
 
 /** The helper could not be reached at all: not running, or the request was blocked before it got there. */
 export class HelperUnreachableError extends Error {}
@@ -44,10 +44,8 @@ export interface HelperAnswer {
   readonly body: Uint8Array;
 }
 
-/** One way of sending HTTP requests to the helper. */
+/** How requests reach the helper: the panel's fetch, or a script in tests. */
 export interface HelperTransport {
-  /** direct: the panel's own fetch; relay: Figma's main-thread fetch, through messages. */
-  readonly kind: 'direct' | 'relay';
   send(request: HelperRequest): Promise<HelperAnswer>;
 }
 
@@ -60,11 +58,13 @@ function headersOf(request: HelperRequest): Record<string, string> {
   return headers;
 }
 
-/** The panel's fetch: the normal way, allowed by the helper's CORS and Private Network Access answers. */
-export function directTransport(helperUrl: string, fetchImpl: typeof fetch = (...args) => fetch(...args)): HelperTransport {
+/**
+ * The panel's fetch, allowed by the helper's CORS answer. Figma's main-thread fetch is no way around a browser that
+ * refuses localhost: Figma carries it out in another `null`-origin iframe of the same page, under the same rules.
+ */
+export function fetchTransport(helperUrl: string, fetchImpl: typeof fetch = (...args) => fetch(...args)): HelperTransport {
   const base = helperUrl.replace(/\/+$/, '');
   return {
-    kind: 'direct',
     async send(request) {
       let response: Response;
       try {
@@ -87,67 +87,15 @@ export function directTransport(helperUrl: string, fetchImpl: typeof fetch = (..
   };
 }
 
-/**
- * The fallback: the main thread sends the request with Figma's fetch, which is not subject to the iframe's rules on
- * reaching localhost. It cannot stream, which the helper's API never needs: progress is polled either way.
- */
-export function relayTransport(bridge: MainThreadBridge): HelperTransport {
-  return {
-    kind: 'relay',
-    async send(request) {
-      let timer: ReturnType<typeof setTimeout> | undefined;
-      const timeout = new Promise<never>((_resolve, reject) => {
-        timer = setTimeout(() => reject(new HelperUnreachableError('the helper did not answer in time')), REQUEST_TIMEOUT_MS);
-      });
-      const reply = await Promise.race([
-        bridge.request({
-          type: 'http-request',
-          method: request.method,
-          path: API_PREFIX + request.path,
-          headers: headersOf(request),
-          body: request.json === undefined ? null : JSON.stringify(request.json),
-        }),
-        timeout,
-      ]).finally(() => clearTimeout(timer));
-      if (reply.type === 'http-error') throw new HelperUnreachableError(reply.message);
-      if (reply.type !== 'http-response') throw new Error(`unexpected answer from the main thread: ${reply.type}`);
-      return { status: reply.status, contentType: reply.contentType, body: reply.body };
-    },
-  };
-}
-
 /** The helper's HTTP API v1, checked against the shared protocol schemas. */
 export class HelperClient {
-  private transport: HelperTransport;
   token: string | null = null;
 
-  constructor(
-    private readonly direct: HelperTransport,
-    private readonly relay: HelperTransport,
-  ) {
-    this.transport = direct;
-  }
+  constructor(private readonly transport: HelperTransport) {}
 
-  /** How requests currently travel. */
-  get via(): 'direct' | 'relay' {
-    return this.transport.kind;
-  }
-
-  /**
-   * Reads the helper's health, choosing the transport on the way: the panel's fetch if it gets through, else the
-   * main thread's. Throws HelperUnreachableError when neither reaches it: the helper is not running.
-   */
-  async connect(): Promise<Health> {
-    try {
-      const health = await this.healthVia(this.direct);
-      this.transport = this.direct;
-      return health;
-    } catch (error) {
-      if (!(error instanceof HelperUnreachableError)) throw error;
-    }
-    const health = await this.healthVia(this.relay);
-    this.transport = this.relay;
-    return health;
+  /** The helper's health; with the token it includes the engine's details (backend, device, errors). */
+  async health(): Promise<Health> {
+    return parseAnswer(await this.send({ method: 'GET', path: '/health' }), healthSchema);
   }
 
   /** Whether the helper accepts `token` (without starting anything). */
@@ -163,8 +111,13 @@ export class HelperClient {
     return parseAnswer(answer, createJobResponseSchema).id;
   }
 
-  async jobStatus(id: string): Promise<JobStatus> {
-    return parseAnswer(await this.send({ method: 'GET', path: `/jobs/${encodeURIComponent(id)}` }), jobStatusSchema);
+  /**
+   * The job's state. With `previewAfter` (the iteration of the preview the panel shows) the helper sends a preview
+   * only when it has a newer one; a helper that ignores the parameter sends its latest every time, which works too.
+   */
+  async jobStatus(id: string, previewAfter: number | null = null): Promise<JobStatus> {
+    const query = previewAfter === null ? '' : `?previewAfter=${previewAfter}`;
+    return parseAnswer(await this.send({ method: 'GET', path: `/jobs/${encodeURIComponent(id)}${query}` }), jobStatusSchema);
   }
 
   /** The finished job's PNG. */
@@ -177,11 +130,6 @@ export class HelperClient {
   async cancel(id: string): Promise<void> {
     const answer = await this.send({ method: 'DELETE', path: `/jobs/${encodeURIComponent(id)}` });
     if (answer.status !== 200) throw errorFrom(answer);
-  }
-
-  private async healthVia(transport: HelperTransport): Promise<Health> {
-    // With the token the answer includes the engine's details (backend, device, errors).
-    return parseAnswer(await transport.send({ method: 'GET', path: '/health', token: this.token }), healthSchema);
   }
 
   private send(request: Omit<HelperRequest, 'token'>): Promise<HelperAnswer> {

@@ -2,12 +2,12 @@
 import { z } from 'zod';
 
 import { MainThreadBridge } from './bridge.js';
-import { directTransport, HelperClient, relayTransport } from './helperClient.js';
+import { fetchTransport, HelperClient } from './helperClient.js';
 import { Panel } from './panel.js';
 import './styles.css';
 
 // Figma's iframe may forbid eval (CSP); zod then validates without generating code.
 z.config({ jitless: true });
 
-const bridge = new MainThreadBridge(window.parent);
-new Panel(bridge, (helperUrl) => new HelperClient(directTransport(helperUrl), relayTransport(bridge))).start();
+const bridge = new MainThreadBridge(window);
+new Panel(bridge, (helperUrl) => new HelperClient(fetchTransport(helperUrl))).start();

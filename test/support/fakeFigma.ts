@@ -1,13 +1,15 @@
 import { createHash } from 'node:crypto';
 import type {
+  Effect,
   ExportSettings,
   NotificationOptions,
   Paint,
   PluginAPI,
   Rect,
   ShowUIOptions,
+  Transform,
 } from '@figma/plugin-typings/plugin-api-standalone.js';
-import sharp from 'sharp';
+import sharp, { type OverlayOptions } from 'sharp';
 
 /**
  * A stand-in for Figma's `figma` global that behaves like the documented plugin API, for the parts Gramstyle uses:
@@ -15,6 +17,19 @@ import sharp from 'sharp';
  * PNG or JPEG bytes at the requested constraint (with sharp), createImage checking the bytes like Figma does (PNG,
  * JPEG or GIF, at most 4096 px a side), selection, events, clientStorage, notify, commitUndo and the viewport, all
  * recorded for assertions. `api` hands it to code typed against the real API.
+ *
+ * Figma's frame structure, as the API reference describes it:
+ * - auto layout (`layoutMode` HORIZONTAL or VERTICAL): the frame places its children one after another with
+ *   `itemSpacing` and padding, ignoring the x and y a plugin sets on them, and a frame that hugs
+ *   (`primaryAxisSizingMode` AUTO) grows with every child: "calling [insertChild] can cause this layer to be resized
+ *   and children to be moved". A child with `layoutPositioning` ABSOLUTE keeps its own x and y;
+ * - `clipsContent`: children outside the frame's bounds are not visible (frames made in Figma clip by default);
+ * - instances: their sublayers cannot take a new child ("Cannot move node. New parent is an instance or is inside of
+ *   an instance"); a component set takes only components;
+ * - render bounds: `absoluteRenderBounds` includes drop shadows, blurs and children that overflow a frame that does
+ *   not clip, and exportAsync renders exactly that area, its constraint applying to it;
+ * - pages: with `"documentAccess": "dynamic-page"` a page other than the current one must be loaded (loadAsync)
+ *   before a child can be inserted into it.
  */
 
 export const FIGMA_IMAGE_LIMIT = 4096;
@@ -45,11 +60,14 @@ abstract class FakeBaseNode {
 }
 
 export abstract class FakeSceneNode extends FakeBaseNode {
-  x = 0;
-  y = 0;
+  private ownX = 0;
+  private ownY = 0;
   protected ownWidth: number;
   protected ownHeight: number;
   visible = true;
+  /** How the node sits in an auto-layout parent: in the flow (AUTO), or at its own x and y (ABSOLUTE). */
+  layoutPositioning: 'AUTO' | 'ABSOLUTE' = 'AUTO';
+  effects: readonly Effect[] = [];
   appearance: Appearance = { color: '#d9d9d9' };
   /** Set by a test to make exportAsync fail the way Figma does for a node it cannot render. */
   exportFailure: string | null = null;
@@ -63,6 +81,28 @@ export abstract class FakeSceneNode extends FakeBaseNode {
     super(name);
     this.ownWidth = width;
     this.ownHeight = height;
+  }
+
+  /** In an auto-layout flow the parent decides the position; what a plugin sets is ignored, as in Figma. */
+  get x(): number {
+    return this.flowPosition()?.x ?? this.ownX;
+  }
+  set x(value: number) {
+    this.ownX = value;
+  }
+  get y(): number {
+    return this.flowPosition()?.y ?? this.ownY;
+  }
+  set y(value: number) {
+    this.ownY = value;
+  }
+
+  private flowPosition(): { x: number; y: number } | null {
+    const parent = this.parent;
+    if (!(parent instanceof FakeContainerNode) || parent.layoutMode === 'NONE' || this.layoutPositioning === 'ABSOLUTE') {
+      return null;
+    }
+    return parent.flowPositionOf(this);
   }
 
   get width(): number {
@@ -87,25 +127,75 @@ export abstract class FakeSceneNode extends FakeBaseNode {
     return { x: origin.x + this.x, y: origin.y + this.y, width: this.width, height: this.height };
   }
 
+  /** Unrotated: a translation to the node's top-left corner on the page. */
+  get absoluteTransform(): Transform {
+    const { x, y } = this.absoluteBoundingBox;
+    return [
+      [1, 0, x],
+      [0, 1, y],
+    ];
+  }
+
+  /** The box plus whatever renders outside it: shadows and blurs, and children a frame does not clip. */
+  get absoluteRenderBounds(): Rect | null {
+    if (!this.visible) return null;
+    let bounds = this.absoluteBoundingBox;
+    for (const effect of this.effects) bounds = union(bounds, effectBounds(this.absoluteBoundingBox, effect));
+    for (const child of this.overflowingChildren()) {
+      const childBounds = child.absoluteRenderBounds;
+      if (childBounds) bounds = union(bounds, childBounds);
+    }
+    return bounds;
+  }
+
+  /** Children that render outside the node's box when they stick out. */
+  protected overflowingChildren(): readonly FakeSceneNode[] {
+    return [];
+  }
+
   async exportAsync(settings?: ExportSettings): Promise<Uint8Array> {
     if (this.removed) throw new Error('The node with id ' + this.id + ' does not exist');
     const format = settings?.format ?? 'PNG';
     if (format !== 'PNG' && format !== 'JPG') throw new Error(`the fake exports PNG and JPG only, not ${format}`);
     if (this.exportFailure) throw new Error(this.exportFailure);
+    const area = this.absoluteRenderBounds;
+    if (!area) throw new Error('Cannot export an invisible node');
     const constraint = settings && 'constraint' in settings ? settings.constraint : undefined;
-    const { width, height } = exportSize(this.width, this.height, constraint);
-    const picture =
-      'image' in this.appearance
-        ? sharp(this.appearance.image).resize(width, height, { fit: 'fill' })
-        : sharp({ create: { width, height, channels: 4, background: this.appearance.color } });
-    const bytes = format === 'PNG' ? await picture.png().toBuffer() : await picture.jpeg().toBuffer();
+    const { width, height, scale } = exportSize(area.width, area.height, constraint);
+    const picture = sharp({ create: { width, height, channels: 4, background: { r: 0, g: 0, b: 0, alpha: 0 } } }).composite(
+      await Promise.all(this.layers().map((layer) => layer.render(area, scale))),
+    );
+    const bytes = format === 'PNG' ? await picture.png().toBuffer() : await picture.flatten({ background: '#ffffff' }).jpeg().toBuffer();
     this.figma.exports.push({ nodeId: this.id, format, constraint: constraint ?? null, width, height });
     return new Uint8Array(bytes);
+  }
+
+  /** What an export draws, bottom to top: shadows, the node's own picture, then children sticking out. */
+  private layers(): { render(area: Rect, scale: number): Promise<OverlayOptions> }[] {
+    const box = this.absoluteBoundingBox;
+    const shadows = this.effects
+      .filter((effect) => effect.type === 'DROP_SHADOW' && effect.visible)
+      .map((effect) => ({ box: effectBounds(box, effect), appearance: { color: 'rgba(0, 0, 0, 0.25)' } as Appearance }));
+    const children = this.overflowingChildren().map((child) => ({ box: child.absoluteBoundingBox, appearance: child.appearance }));
+    return [...shadows, { box, appearance: this.appearance }, ...children].map(({ box: layerBox, appearance }) => ({
+      render: (area, scale) => drawBox(appearance, layerBox, area, scale),
+    }));
   }
 }
 
 export class FakeContainerNode extends FakeSceneNode {
   readonly children: FakeSceneNode[] = [];
+  /** Auto layout: NONE places children where they say; HORIZONTAL and VERTICAL place them in a row or column. */
+  layoutMode: 'NONE' | 'HORIZONTAL' | 'VERTICAL' = 'NONE';
+  itemSpacing = 0;
+  paddingLeft = 0;
+  paddingTop = 0;
+  paddingRight = 0;
+  paddingBottom = 0;
+  /** AUTO: an auto-layout frame hugs its children along its axis. */
+  primaryAxisSizingMode: 'FIXED' | 'AUTO' = 'FIXED';
+  /** Frames made in Figma clip their content; groups have no such setting (they never clip). */
+  clipsContent: boolean;
 
   constructor(
     figma: FakeFigma,
@@ -115,14 +205,17 @@ export class FakeContainerNode extends FakeSceneNode {
     height: number,
   ) {
     super(figma, name, width, height);
+    this.clipsContent = type !== 'GROUP' && type !== 'SECTION';
   }
 
-  // A group has no box of its own: it wraps its children.
+  // A group has no box of its own: it wraps its children. A hugging auto-layout frame grows along its axis.
   override get width(): number {
-    return this.type === 'GROUP' ? groupBounds(this).width : this.ownWidth;
+    if (this.type === 'GROUP') return groupBounds(this).width;
+    return this.hugs('HORIZONTAL') ? this.flowLength('HORIZONTAL') : this.ownWidth;
   }
   override get height(): number {
-    return this.type === 'GROUP' ? groupBounds(this).height : this.ownHeight;
+    if (this.type === 'GROUP') return groupBounds(this).height;
+    return this.hugs('VERTICAL') ? this.flowLength('VERTICAL') : this.ownHeight;
   }
 
   appendChild(child: FakeSceneNode): void {
@@ -130,11 +223,48 @@ export class FakeContainerNode extends FakeSceneNode {
   }
 
   insertChild(index: number, child: FakeSceneNode): void {
+    const refusal = refusesChild(this, child);
+    if (refusal) throw new Error(`in insertChild: ${refusal}`);
     insertInto(this, index, child);
   }
 
   detach(child: FakeSceneNode): void {
     detachFrom(this, child);
+  }
+
+  /** Where the auto-layout flow puts `child`: after the padding and every earlier child in the flow. */
+  flowPositionOf(child: FakeSceneNode): { x: number; y: number } {
+    const horizontal = this.layoutMode === 'HORIZONTAL';
+    let offset = horizontal ? this.paddingLeft : this.paddingTop;
+    for (const sibling of this.inFlow()) {
+      if (sibling === child) break;
+      offset += (horizontal ? sibling.width : sibling.height) + this.itemSpacing;
+    }
+    return horizontal ? { x: offset, y: this.paddingTop } : { x: this.paddingLeft, y: offset };
+  }
+
+  protected override overflowingChildren(): readonly FakeSceneNode[] {
+    if (this.clipsContent) return [];
+    const box = this.absoluteBoundingBox;
+    return this.children.filter((child) => {
+      const bounds = child.absoluteRenderBounds;
+      return bounds !== null && !inside(bounds, box);
+    });
+  }
+
+  private inFlow(): FakeSceneNode[] {
+    return this.children.filter((child) => child.layoutPositioning === 'AUTO');
+  }
+
+  private hugs(axis: 'HORIZONTAL' | 'VERTICAL'): boolean {
+    return this.layoutMode === axis && this.primaryAxisSizingMode === 'AUTO';
+  }
+
+  private flowLength(axis: 'HORIZONTAL' | 'VERTICAL'): number {
+    const children = this.inFlow();
+    const sizes = children.map((child) => (axis === 'HORIZONTAL' ? child.width : child.height));
+    const padding = axis === 'HORIZONTAL' ? this.paddingLeft + this.paddingRight : this.paddingTop + this.paddingBottom;
+    return padding + sizes.reduce((sum, size) => sum + size, 0) + this.itemSpacing * Math.max(0, children.length - 1);
   }
 }
 
@@ -170,6 +300,8 @@ export class FakePageNode extends FakeBaseNode {
   readonly type = 'PAGE';
   readonly children: FakeSceneNode[] = [];
   private selected: readonly FakeSceneNode[] = [];
+  /** With dynamic-page document access only the current page is loaded until a plugin calls loadAsync. */
+  loaded = false;
 
   constructor(
     private readonly figma: FakeFigma,
@@ -190,11 +322,18 @@ export class FakePageNode extends FakeBaseNode {
     if (this.figma.currentPage === this) setTimeout(() => this.figma.emit('selectionchange'), 0);
   }
 
+  async loadAsync(): Promise<void> {
+    this.loaded = true;
+  }
+
   appendChild(child: FakeSceneNode): void {
     this.insertChild(this.children.length, child);
   }
 
   insertChild(index: number, child: FakeSceneNode): void {
+    if (!this.loaded && this.figma.currentPage !== this) {
+      throw new Error(`in insertChild: page "${this.name}" is not loaded; call loadAsync first (documentAccess: dynamic-page)`);
+    }
     insertInto(this, index, child);
   }
 
@@ -290,6 +429,7 @@ export class FakeFigma {
 
   constructor() {
     this.currentPage = new FakePageNode(this, 'Page 1');
+    this.currentPage.loaded = true;
     this.root.children.push(this.currentPage);
   }
 
@@ -300,6 +440,10 @@ export class FakeFigma {
 
   // ---- building a document (test side) ----
 
+  /**
+   * A frame (or another container type) in `parent`. The document is built as a designer would have made it: an
+   * instance gets its sublayers, which no plugin could add.
+   */
   frame(
     name: string,
     box: { x?: number; y?: number; width: number; height: number },
@@ -310,14 +454,22 @@ export class FakeFigma {
     node.x = box.x ?? 0;
     node.y = box.y ?? 0;
     if (appearance) node.appearance = appearance;
-    (options.parent ?? this.currentPage).appendChild(node);
+    const parent = options.parent ?? this.currentPage;
+    insertInto(parent, parent.children.length, node);
     return node;
   }
 
   text(name: string, parent: FakeParent = this.currentPage): FakeTextNode {
     const node = new FakeTextNode(this, name, 80, 16);
-    parent.appendChild(node);
+    insertInto(parent, parent.children.length, node);
     return node;
+  }
+
+  /** Another page of the document; not loaded until a plugin asks. */
+  page(name: string): FakePageNode {
+    const page = new FakePageNode(this, name);
+    this.root.children.push(page);
+    return page;
   }
 
   /** Selects nodes like a user would (the plugin hears a selectionchange). */
@@ -361,7 +513,11 @@ export class FakeFigma {
     return this.allNodes().find((node) => node.id === id) ?? null;
   }
 
-  createImage(data: Uint8Array): { hash: string; getBytesAsync(): Promise<Uint8Array> } {
+  createImage(data: Uint8Array): {
+    hash: string;
+    getBytesAsync(): Promise<Uint8Array>;
+    getSizeAsync(): Promise<{ width: number; height: number }>;
+  } {
     if (!(data instanceof Uint8Array)) throw new TypeError('createImage expects a Uint8Array');
     const size = imageSize(data);
     if (!size) throw new Error('Image type is unsupported');
@@ -371,7 +527,7 @@ export class FakeFigma {
     const hash = createHash('sha1').update(data).digest('hex');
     const bytes = new Uint8Array(data);
     this.images.set(hash, { hash, bytes, ...size });
-    return { hash, getBytesAsync: async () => new Uint8Array(bytes) };
+    return { hash, getBytesAsync: async () => new Uint8Array(bytes), getSizeAsync: async () => ({ ...size }) };
   }
 
   createRectangle(): FakeRectangleNode {
@@ -388,6 +544,17 @@ export class FakeFigma {
     this.notifications.push({ message, error: options?.error ?? false });
     return { cancel: () => undefined };
   }
+}
+
+/** Why Figma would refuse `child` in `parent`, or null. */
+function refusesChild(parent: FakeContainerNode, child: FakeSceneNode): string | null {
+  for (let node: FakeParent | null = parent; node instanceof FakeContainerNode; node = node.parent) {
+    if (node.type === 'INSTANCE') return 'Cannot move node. New parent is an instance or is inside of an instance';
+  }
+  if (parent.type === 'COMPONENT_SET' && !(child instanceof FakeContainerNode && child.type === 'COMPONENT')) {
+    return 'Component sets can only contain components';
+  }
+  return null;
 }
 
 function insertInto(parent: FakeParent, index: number, child: FakeSceneNode): void {
@@ -425,12 +592,50 @@ function pageOf(node: FakeSceneNode): FakePageNode | null {
   return parent;
 }
 
-/** The pixel size Figma exports a width × height node at, for a SCALE, WIDTH or HEIGHT constraint. */
+/** The area an effect paints: a drop shadow's box moved by its offset, grown by its spread and blur; a blur's. */
+function effectBounds(box: Rect, effect: Effect): Rect {
+  if (!effect.visible) return box;
+  if (effect.type === 'DROP_SHADOW') {
+    const grow = (effect.spread ?? 0) + effect.radius;
+    return { x: box.x + effect.offset.x - grow, y: box.y + effect.offset.y - grow, width: box.width + 2 * grow, height: box.height + 2 * grow };
+  }
+  if (effect.type === 'LAYER_BLUR') {
+    return { x: box.x - effect.radius, y: box.y - effect.radius, width: box.width + 2 * effect.radius, height: box.height + 2 * effect.radius };
+  }
+  return box;
+}
+
+function union(a: Rect, b: Rect): Rect {
+  const x = Math.min(a.x, b.x);
+  const y = Math.min(a.y, b.y);
+  return { x, y, width: Math.max(a.x + a.width, b.x + b.width) - x, height: Math.max(a.y + a.height, b.y + b.height) - y };
+}
+
+function inside(inner: Rect, outer: Rect): boolean {
+  return inner.x >= outer.x && inner.y >= outer.y && inner.x + inner.width <= outer.x + outer.width && inner.y + inner.height <= outer.y + outer.height;
+}
+
+/** `appearance` filling `box`, placed in an export of `area` at `scale`. */
+async function drawBox(appearance: Appearance, box: Rect, area: Rect, scale: number): Promise<OverlayOptions> {
+  const width = Math.max(1, Math.round(box.width * scale));
+  const height = Math.max(1, Math.round(box.height * scale));
+  const picture =
+    'image' in appearance
+      ? sharp(appearance.image).resize(width, height, { fit: 'fill' })
+      : sharp({ create: { width, height, channels: 4, background: appearance.color } });
+  return {
+    input: await picture.png().toBuffer(),
+    left: Math.round((box.x - area.x) * scale),
+    top: Math.round((box.y - area.y) * scale),
+  };
+}
+
+/** The pixel size Figma exports a width × height area at, for a SCALE, WIDTH or HEIGHT constraint, and the scale. */
 export function exportSize(
   width: number,
   height: number,
   constraint?: { type: 'SCALE' | 'WIDTH' | 'HEIGHT'; value: number },
-): { width: number; height: number } {
+): { width: number; height: number; scale: number } {
   const scale =
     constraint === undefined
       ? 1
@@ -440,7 +645,7 @@ export function exportSize(
           ? constraint.value / width
           : constraint.value / height;
   if (!(scale > 0)) throw new Error(`Invalid export constraint ${JSON.stringify(constraint)}`);
-  return { width: Math.max(1, Math.round(width * scale)), height: Math.max(1, Math.round(height * scale)) };
+  return { width: Math.max(1, Math.round(width * scale)), height: Math.max(1, Math.round(height * scale)), scale };
 }
 
 /** Width and height from a PNG, GIF or JPEG header, or null if the bytes are none of those. */

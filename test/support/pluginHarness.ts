@@ -1,18 +1,14 @@
 import { mkdtemp, rm } from 'node:fs/promises';
-import { createServer, type Server } from 'node:http';
+import { createServer, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type BrowserContext, chromium, type Frame, type Page } from 'playwright-core';
 
-import { GramstyleMain, type MainThreadFetch } from '../../plugin/main/gramstyleMain.js';
+import { GramstyleMain } from '../../plugin/main/gramstyleMain.js';
+import { DEFAULT_HELPER_PORT } from '../../shared/protocol.js';
 import type { FakeFigma } from './fakeFigma.js';
-
-/**
- * Plays Figma around the built panel: a page that embeds ui.html in a sandboxed iframe (origin "null", as in Figma)
- * and carries `{pluginMessage}` posts between it and the real main-thread code (GramstyleMain) running here in Node
- * on a FakeFigma. The main thread's fetch is Node's, as Figma's is not the iframe's.
- */
+import { pluginContentSecurityPolicy, readManifest } from './figmaManifest.js';
 
 export type Theme = 'light' | 'dark';
 
@@ -95,57 +91,94 @@ function decodeBytes(value: Encoded): unknown {
   return value;
 }
 
-function harnessPage(width: number, height: number): string {
+/**
+ * Figma's window (the top page): it relays the panel's messages to the main thread and posts the main thread's
+ * messages to the panel itself, three frames down, as Figma does. It hands the network iframe the panel's HTML.
+ */
+function topPage(width: number, height: number): string {
   return `<!doctype html>
 <html><head><meta charset="utf-8"><title>Gramstyle plugin harness</title>
 <style>
   body { margin: 0; padding: 24px; background: #e5e5e5; font: 11px Inter, sans-serif; }
   .window { display: inline-block; border-radius: 13px; overflow: hidden; box-shadow: 0 2px 14px rgba(0,0,0,.25); background: #fff; }
   .title { height: 40px; display: flex; align-items: center; padding: 0 16px; font-weight: 600; border-bottom: 1px solid #e6e6e6; }
-  iframe { display: block; border: 0; width: ${width}px; height: ${height}px; }
+  #plugin-iframe { display: block; border: 0; width: ${width}px; height: ${height}px; }
 </style></head>
 <body>
   <div class="window"><div class="title">Gramstyle</div>
-  <iframe id="plugin" sandbox="allow-scripts" title="Gramstyle panel"></iframe></div>
+  <iframe id="plugin-iframe" src="/plugin-iframe" title="Gramstyle"></iframe></div>
 <script>
-  const frame = document.getElementById('plugin');
+  const outer = document.getElementById('plugin-iframe');
+  const panelWindow = () => outer.contentWindow.frames[0].frames[0];
   const toBase64 = (bytes) => { let s = ''; for (let i = 0; i < bytes.length; i += 0x8000) s += String.fromCharCode(...bytes.subarray(i, i + 0x8000)); return btoa(s); };
   const encode = (v) => v instanceof Uint8Array ? { __bytes: toBase64(v) } : Array.isArray(v) ? v.map(encode)
     : v && typeof v === 'object' ? Object.fromEntries(Object.entries(v).map(([k, x]) => [k, encode(x)])) : v;
   const decode = (v) => v && typeof v === 'object' && typeof v.__bytes === 'string' ? Uint8Array.from(atob(v.__bytes), (c) => c.charCodeAt(0))
     : Array.isArray(v) ? v.map(decode) : v && typeof v === 'object' ? Object.fromEntries(Object.entries(v).map(([k, x]) => [k, decode(x)])) : v;
-  // The panel posts parent.postMessage({pluginMessage}, '*'); Figma hands pluginMessage to figma.ui.onmessage.
   window.addEventListener('message', (event) => {
-    if (event.source !== frame.contentWindow || !event.data || !('pluginMessage' in event.data)) return;
-    window.gramstyleToMain(encode(event.data.pluginMessage));
+    if (event.source !== outer.contentWindow || !event.data) return;
+    // The network iframe asks for the panel's HTML once it is ready to write it into the inner iframe.
+    if (event.data.harness === 'network-ready') {
+      fetch('/plugin-ui.html').then((response) => response.text()).then((html) => outer.contentWindow.frames[0].postMessage({ harness: 'ui-html', html }, '*'));
+    } else if ('pluginMessage' in event.data) {
+      // The panel's parent.postMessage({pluginMessage}, '*'), relayed up: Figma hands pluginMessage to figma.ui.onmessage.
+      window.gramstyleToMain(encode(event.data.pluginMessage));
+    }
   });
-  // figma.ui.postMessage(m) arrives in the iframe as a message event whose data is {pluginMessage: m, pluginId}.
-  window.gramstyleToUi = (encoded) => frame.contentWindow.postMessage({ pluginMessage: decode(encoded), pluginId: 'harness' }, '*');
-  fetch('/plugin-ui.html').then((response) => response.text()).then((html) => { frame.srcdoc = html; });
+  // figma.ui.postMessage(m) reaches the panel from this window as a message event whose data is {pluginMessage: m, pluginId}.
+  window.gramstyleToUi = (encoded) => panelWindow().postMessage({ pluginMessage: decode(encoded), pluginId: 'harness' }, '*');
+  // A frame that is not Figma's: another iframe of the page, posting to the panel as the main thread would.
+  window.gramstyleStranger = (encoded) => {
+    const stranger = document.createElement('iframe');
+    stranger.src = 'data:text/html,' + encodeURIComponent('<script>onmessage = (e) => parent.frames[0].frames[0].frames[0].postMessage(e.data, "*")<' + '/script>');
+    stranger.onload = () => stranger.contentWindow.postMessage({ pluginMessage: decode(encoded), pluginId: 'harness' }, '*');
+    stranger.hidden = true;
+    document.body.append(stranger);
+  };
 </script></body></html>`;
 }
 
-/** Node's fetch in the shape of Figma's main-thread fetch. */
-export const nodeMainThreadFetch: MainThreadFetch = async (url, init) => {
-  const response = await fetch(url, init);
-  const headersObject: { [name: string]: string } = {};
-  response.headers.forEach((value, name) => {
-    headersObject[name] = value;
+/** Figma's outer plugin iframe: it holds the network iframe and passes the panel's messages up. */
+const OUTER_FRAME = `<!doctype html>
+<html><head><meta charset="utf-8"><style>html, body, iframe { margin: 0; border: 0; width: 100%; height: 100%; display: block; }</style></head>
+<body><iframe src="/network-iframe" title="Gramstyle"></iframe>
+<script>
+  const network = document.querySelector('iframe');
+  window.addEventListener('message', (event) => { if (event.source === network.contentWindow) parent.postMessage(event.data, '*'); });
+</script></body></html>`;
+
+/**
+ * The network iframe: served with the CSP built from allowedDomains. It makes the inner iframe from a data: URL
+ * (origin null, and the CSP carries over to it) and writes the panel's HTML in.
+ */
+const NETWORK_FRAME = `<!doctype html>
+<html><head><meta charset="utf-8"><style>html, body, iframe { margin: 0; border: 0; width: 100%; height: 100%; display: block; }</style></head>
+<body><script>
+  const inner = document.createElement('iframe');
+  inner.title = 'Gramstyle';
+  window.addEventListener('message', (event) => {
+    if (event.source === inner.contentWindow) {
+      parent.postMessage(event.data, '*');
+    } else if (event.source === top && event.data && event.data.harness === 'ui-html') {
+      inner.addEventListener('load', () => inner.contentWindow.postMessage(event.data.html, '*'), { once: true });
+      inner.src = 'data:text/html,' + encodeURIComponent('<!doctype html><script>onmessage = (e) => { document.open(); document.write(e.data); document.close(); }<' + '/script>');
+      document.body.append(inner);
+    }
   });
-  return {
-    status: response.status,
-    headersObject,
-    arrayBuffer: () => response.arrayBuffer(),
-  };
-};
+  parent.postMessage({ harness: 'network-ready' }, '*');
+</script></body></html>`;
 
 export interface PluginHarness {
   readonly page: Page;
-  /** The panel's frame (ui.html inside the sandboxed iframe). */
+  /** The panel's frame: ui.html written into the innermost iframe. */
   readonly panel: Frame;
   readonly main: GramstyleMain;
-  /** Errors the panel logged or threw: a test can assert there were none. */
+  /** Errors the page logged or threw: a test can assert there were none. */
   readonly consoleErrors: string[];
+  /** Posts a message to the panel from a frame that is not Figma's (it must be ignored). */
+  postFromStranger(message: unknown): Promise<void>;
+  /** Changes what the main thread posts before the panel gets it (null: deliver as posted), to play a faulty host. */
+  rewriteToPanel(rewrite: ((message: unknown) => unknown) | null): void;
   setTheme(theme: Theme): Promise<void>;
   screenshot(path: string): Promise<void>;
   close(): Promise<void>;
@@ -154,43 +187,56 @@ export interface PluginHarness {
 export interface HarnessOptions {
   readonly uiHtml: string;
   readonly figma: FakeFigma;
-  readonly helperUrl: string;
+  /** The port the helper listens on (or where none does); the panel calls http://localhost:<port>. */
+  readonly helperPort: number;
   readonly theme?: Theme;
-  /** Runs before the page loads, e.g. to route (block) the panel's own requests. */
-  readonly beforeLoad?: (page: Page) => Promise<unknown>;
+  /**
+   * The address space Chromium gives Figma's page: loopback (it is served from 127.0.0.1), or public, as for
+   * figma.com, so that Local Network Access applies to the panel's requests to localhost. Headless Chromium answers
+   * the permission request with a refusal, as a user who dismissed the prompt.
+   */
+  readonly addressSpace?: 'loopback' | 'public';
 }
 
+/**
+ * Plays Figma around the built panel, with Figma's nesting: the top window (Figma's page) → the outer plugin iframe →
+ * the network iframe, whose Content-Security-Policy comes from manifest.json's allowedDomains → the inner iframe, a
+ * data: URL (origin null) into which ui.html is written. The main thread is the real GramstyleMain, running here in
+ * Node on a FakeFigma; its messages reach the panel from the top window, the panel's from parent.postMessage.
+ */
 export async function openPluginHarness(options: HarnessOptions): Promise<PluginHarness> {
   const { figma } = options;
-  const main = new GramstyleMain(figma.api, { html: options.uiHtml, helperUrl: options.helperUrl, fetch: nodeMainThreadFetch });
+  const main = new GramstyleMain(figma.api, { html: options.uiHtml, helperUrl: `http://localhost:${options.helperPort}` });
   main.start();
   const width = Number(figma.ui.options?.width ?? 320);
   const height = Number(figma.ui.options?.height ?? 600);
   let theme: Theme = options.theme ?? 'light';
+  const policy = pluginContentSecurityPolicy(readManifest(), { from: DEFAULT_HELPER_PORT, to: options.helperPort });
 
+  const html = (response: ServerResponse, body: string, headers: Record<string, string> = {}) =>
+    response.writeHead(200, { 'Content-Type': 'text/html; charset=utf-8', ...headers }).end(body);
   const server: Server = createServer((request, response) => {
-    if (request.url === '/') {
-      response.writeHead(200, { 'Content-Type': 'text/html; charset=utf-8' }).end(harnessPage(width, height));
-    } else if (request.url === '/plugin-ui.html') {
-      response.writeHead(200, { 'Content-Type': 'text/html; charset=utf-8' }).end(applyTheme(figma.ui.html ?? '', theme));
-    } else if (request.url === '/favicon.ico') {
-      // Chromium asks every page for one; a 404 would show up among the panel's console errors.
-      response.writeHead(204).end();
-    } else {
-      response.writeHead(404).end();
-    }
+    if (request.url === '/') html(response, topPage(width, height));
+    else if (request.url === '/plugin-iframe') html(response, OUTER_FRAME);
+    else if (request.url === '/network-iframe') html(response, NETWORK_FRAME, { 'Content-Security-Policy': policy });
+    else if (request.url === '/plugin-ui.html') html(response, applyTheme(figma.ui.html ?? '', theme));
+    // Chromium asks every page for one; a 404 would show up among the console errors.
+    else if (request.url === '/favicon.ico') response.writeHead(204).end();
+    else response.writeHead(404).end();
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const harnessUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}/`;
+  const harnessPort = (server.address() as AddressInfo).port;
 
   const userDataDir = await mkdtemp(join(tmpdir(), 'gramstyle-chromium-'));
   let context: BrowserContext | null = null;
   try {
+    const args = ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
+    if (options.addressSpace === 'public') args.push(`--ip-address-space-overrides=127.0.0.1:${harnessPort}=public`);
     // launch() refuses a --user-data-dir argument; a persistent context takes it as a parameter instead.
     context = await chromium.launchPersistentContext(userDataDir, {
       executablePath: '/usr/bin/chromium',
       headless: true,
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+      args,
       viewport: { width: width + 48, height: height + 40 + 48 },
       deviceScaleFactor: 2,
     });
@@ -203,8 +249,9 @@ export async function openPluginHarness(options: HarnessOptions): Promise<Plugin
 
     // Main thread → panel, in order.
     let delivery = Promise.resolve();
+    let rewrite: ((message: unknown) => unknown) | null = null;
     const unsubscribe = figma.ui.subscribe((message) => {
-      const encoded = encodeBytes(message);
+      const encoded = encodeBytes(rewrite ? rewrite(message) : message);
       delivery = delivery
         .then(() => page.evaluate((payload) => (window as unknown as { gramstyleToUi(m: unknown): void }).gramstyleToUi(payload), encoded))
         .catch((error: unknown) => {
@@ -215,8 +262,7 @@ export async function openPluginHarness(options: HarnessOptions): Promise<Plugin
     await page.exposeFunction('gramstyleToMain', async (encoded: Encoded) => {
       await figma.ui.fromPanel(decodeBytes(encoded));
     });
-    await options.beforeLoad?.(page);
-    await page.goto(harnessUrl);
+    await page.goto(`http://127.0.0.1:${harnessPort}/`);
     const panel = await waitForPanelFrame(page);
 
     return {
@@ -224,6 +270,12 @@ export async function openPluginHarness(options: HarnessOptions): Promise<Plugin
       panel,
       main,
       consoleErrors,
+      async postFromStranger(message) {
+        await page.evaluate((payload) => (window as unknown as { gramstyleStranger(m: unknown): void }).gramstyleStranger(payload), encodeBytes(message));
+      },
+      rewriteToPanel(next) {
+        rewrite = next;
+      },
       async setTheme(next) {
         theme = next;
         // As Figma does when the user switches theme: the class and the variables change in place.
@@ -237,7 +289,7 @@ export async function openPluginHarness(options: HarnessOptions): Promise<Plugin
         );
       },
       async screenshot(path) {
-        await page.locator('#plugin').screenshot({ path, animations: 'disabled' });
+        await page.locator('#plugin-iframe').screenshot({ path, animations: 'disabled' });
       },
       async close() {
         unsubscribe();
@@ -254,12 +306,13 @@ export async function openPluginHarness(options: HarnessOptions): Promise<Plugin
   }
 }
 
+/** The innermost frame once the panel's HTML is written into it. */
 async function waitForPanelFrame(page: Page): Promise<Frame> {
-  const handle = await page.waitForSelector('#plugin');
-  for (let attempt = 0; attempt < 200; attempt++) {
-    const frame = await handle.contentFrame();
-    if (frame && (await frame.$('#stylize').catch(() => null))) return frame;
+  for (let attempt = 0; attempt < 400; attempt++) {
+    for (const frame of page.frames()) {
+      if (frame.parentFrame()?.parentFrame()?.parentFrame() === page.mainFrame() && (await frame.$('#stylize').catch(() => null))) return frame;
+    }
     await page.waitForTimeout(25);
   }
-  throw new Error('the panel never loaded into the harness iframe');
+  throw new Error('the panel never loaded into the innermost iframe');
 }

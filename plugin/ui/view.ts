@@ -1,0 +1,241 @@
+import type { FrameSummary, SelectionState } from '../../shared/pluginMessages.js';
+import type { Connection } from './connection.js';
+import { formatDimensions, formatEta, pngDataUrl } from './format.js';
+import type { StylizeRun } from './run.js';
+
+/** How the user starts the helper and reads its token (see the README's "Figma plugin" section). */
+export const START_COMMAND = 'gramstyle serve';
+export const START_NOTE = 'From a clone of Gramstyle without npm link: node bin/gramstyle.js serve';
+export const PAIR_COMMAND = 'gramstyle pair';
+
+/**
+ * The other reason the helper may not answer: Chrome's Local Network Access asks the user before a public site
+ * (figma.com) may reach this computer, and until it is allowed the panel's requests fail just like a closed port.
+ */
+export const NETWORK_HELP =
+  'Chrome asks before figma.com may reach apps on this computer. If that question was missed or blocked: click the icon left of the address bar, open Site settings, set Local network access to Allow, then Retry. Or use the Figma desktop app.';
+
+/** The panel's DOM: it finds the elements once and writes state into them; it decides nothing. */
+export class PanelView {
+  readonly el: ReturnType<typeof findElements>;
+
+  constructor(private readonly doc: Document) {
+    this.el = findElements(doc);
+  }
+
+  fillStaticText(): void {
+    const { el } = this;
+    el.startCommand.textContent = START_COMMAND;
+    el.startNote.textContent = START_NOTE;
+    el.helpNetwork.replaceChildren(strong(this.doc, 'Figma in a browser?'), ` ${NETWORK_HELP}`);
+    el.pairingHelp.replaceChildren('Run ', code(this.doc, PAIR_COMMAND), ' in a terminal and paste the token it prints.');
+  }
+
+  renderHelper(connection: Connection): void {
+    const { el } = this;
+    el.helper.dataset.state = connection.kind;
+    el.helperHelp.hidden = connection.kind !== 'unreachable' && connection.kind !== 'broken';
+    // An engine that failed to start is the helper's own trouble: restarting it is the way; the browser is not.
+    el.helpNetwork.hidden = connection.kind !== 'unreachable';
+    el.startLead.replaceChildren(
+      ...(connection.kind === 'broken'
+        ? ['Fix what it says, then restart it in a terminal:']
+        : [strong(this.doc, 'Not running?'), ' Start it in a terminal:']),
+    );
+    el.pairing.hidden = connection.kind !== 'needs-pairing';
+    const { title, detail } = describeConnection(connection);
+    el.helperTitle.textContent = title;
+    el.helperDetail.textContent = detail ?? '';
+    el.helperDetail.hidden = detail === null;
+  }
+
+  renderFrames(selection: SelectionState | null): void {
+    const { el } = this;
+    const ready = selection?.state === 'ready';
+    el.framePair.hidden = !ready;
+    el.selectionHint.hidden = ready;
+    if (!selection) return;
+    if (selection.state === 'hint') {
+      el.selectionHint.textContent = selection.hint;
+      return;
+    }
+    fillFrameCard(el.contentCard, selection.content);
+    fillFrameCard(el.styleCard, selection.style);
+  }
+
+  /** The run's part: buttons, progress, status line, error and picture. `blocker` says why Stylize is disabled. */
+  renderRun(run: StylizeRun | null, blocker: string | null, plannedIterations: number): void {
+    const { el } = this;
+    const running = run?.active ?? false;
+    el.stylize.hidden = running;
+    el.stylize.disabled = blocker !== null;
+    el.stylize.title = blocker ?? '';
+    el.cancel.hidden = !running;
+    // Once the result is being inserted there is nothing left to stop.
+    el.cancel.disabled = run?.stage === 'inserting';
+    el.insertAgain.hidden = running || !run?.result;
+
+    const showProgress = run !== null && ['queued', 'running', 'fetching', 'inserting'].includes(run.stage);
+    el.progress.hidden = !showProgress;
+    if (showProgress && run) this.renderProgress(run, plannedIterations);
+    // While the bar shows, its label says it all.
+    el.runStatus.textContent = showProgress ? '' : run ? stageText(run) : (blocker ?? '');
+    el.runError.hidden = !run?.error;
+    el.runError.textContent = run?.error ?? '';
+
+    const picture = run?.picture;
+    el.preview.hidden = !picture;
+    if (picture && el.previewImage.getAttribute('src') !== picture.url) el.previewImage.src = picture.url;
+    if (picture) {
+      const what = picture.iteration === null ? 'Result' : `Preview · iteration ${picture.iteration}`;
+      el.previewImage.alt = `${what} of ${run.frames.contentName}`;
+      el.previewCaption.textContent = `${what} · ${formatDimensions(picture.width, picture.height)} px`;
+    }
+  }
+
+  private renderProgress(run: StylizeRun, plannedIterations: number): void {
+    const { el } = this;
+    const total = run.progress?.total ?? plannedIterations;
+    const iteration = run.stage === 'fetching' || run.stage === 'inserting' ? total : (run.progress?.iteration ?? 0);
+    el.progressBar.setAttribute('aria-valuemax', String(total));
+    el.progressBar.setAttribute('aria-valuenow', String(iteration));
+    el.progressFill.style.width = `${(100 * iteration) / total}%`;
+    el.progressLabel.textContent =
+      run.stage === 'queued'
+        ? run.queuePosition === null || run.queuePosition <= 1
+          ? 'Next in line…'
+          : `Waiting: ${run.queuePosition - 1} job${run.queuePosition === 2 ? '' : 's'} ahead`
+        : `Iteration ${iteration} of ${total}${run.stage === 'running' ? ` · ${formatEta(run.progress?.etaMs ?? null)}` : ''}`;
+  }
+}
+
+function describeConnection(connection: Connection): { title: string; detail: string | null } {
+  switch (connection.kind) {
+    case 'checking':
+      return { title: 'Looking for the Gramstyle helper…', detail: null };
+    case 'connected': {
+      const { backend, device } = connection.health.details ?? { backend: null, device: null };
+      return { title: 'Helper connected', detail: [backend, device].filter(Boolean).join(' · ') || null };
+    }
+    case 'starting': {
+      const { weights } = connection.health;
+      const percent = weights.progress === null ? '' : ` · ${Math.round(weights.progress * 100)} %`;
+      return {
+        title: 'Helper starting…',
+        detail: weights.status === 'downloading' ? `Downloading the VGG-19 weights${percent}` : 'Loading the network',
+      };
+    }
+    case 'unreachable':
+      // fetch fails the same way for a closed port and for a request the browser refused: say both.
+      return { title: 'Can’t reach the helper', detail: 'It may not be running, or the browser may be keeping Figma from reaching it.' };
+    case 'needs-pairing':
+      return connection.refused
+        ? { title: 'The helper refused the token', detail: 'The saved token is not this helper’s.' }
+        : { title: 'Pair with the helper', detail: null };
+    case 'broken':
+      return { title: 'Helper error', detail: connection.message };
+  }
+}
+
+function stageText(run: StylizeRun): string {
+  switch (run.stage) {
+    case 'exporting':
+      return 'Exporting the frames…';
+    case 'uploading':
+      return 'Sending them to the helper…';
+    case 'queued':
+      return 'Waiting for the helper…';
+    case 'running':
+      return 'Converging…';
+    case 'reconnecting':
+      return 'Lost contact with the helper. Waiting for it to answer again…';
+    case 'fetching':
+      return 'Fetching the result…';
+    case 'inserting':
+      return 'Inserting the result…';
+    case 'done':
+      return `Inserted “${run.insertedName ?? ''}” beside ${run.frames.contentName}.`;
+    case 'canceled':
+      return 'Canceled.';
+    case 'failed':
+      return '';
+  }
+}
+
+function fillFrameCard(card: HTMLElement, frame: FrameSummary): void {
+  const thumb = card.querySelector('img');
+  if (thumb) {
+    if (frame.thumbnail) thumb.src = pngDataUrl(frame.thumbnail);
+    else thumb.removeAttribute('src');
+    thumb.alt = '';
+  }
+  setText(card, '.frame-name', frame.name);
+  setText(card, '.frame-size', formatDimensions(frame.width, frame.height));
+  card.title = frame.name;
+}
+
+function setText(parent: HTMLElement, selector: string, text: string): void {
+  const element = parent.querySelector(selector);
+  if (element) element.textContent = text;
+}
+
+function code(doc: Document, text: string): HTMLElement {
+  const element = doc.createElement('code');
+  element.textContent = text;
+  return element;
+}
+
+function strong(doc: Document, text: string): HTMLElement {
+  const element = doc.createElement('strong');
+  element.textContent = text;
+  return element;
+}
+
+function findElements(doc: Document) {
+  const byId = <T extends HTMLElement>(id: string, type: new () => T): T => {
+    const element = doc.getElementById(id);
+    if (!(element instanceof type)) throw new Error(`the panel's HTML lacks #${id}`);
+    return element;
+  };
+  return {
+    helper: byId('helper', HTMLElement),
+    helperTitle: byId('helper-title', HTMLElement),
+    helperDetail: byId('helper-detail', HTMLElement),
+    helperHelp: byId('helper-help', HTMLElement),
+    startLead: byId('start-lead', HTMLElement),
+    startCommand: byId('start-command', HTMLElement),
+    startNote: byId('start-note', HTMLElement),
+    helpNetwork: byId('help-network', HTMLElement),
+    retry: byId('retry', HTMLButtonElement),
+    pairing: byId('pairing', HTMLElement),
+    token: byId('token', HTMLInputElement),
+    pair: byId('pair', HTMLButtonElement),
+    pairingHelp: byId('pairing-help', HTMLElement),
+    selectionHint: byId('selection-hint', HTMLElement),
+    framePair: byId('frame-pair', HTMLElement),
+    contentCard: byId('content-card', HTMLElement),
+    styleCard: byId('style-card', HTMLElement),
+    swap: byId('swap', HTMLButtonElement),
+    strength: byId('strength', HTMLInputElement),
+    strengthValue: byId('strength-value', HTMLOutputElement),
+    sizePreset: byId('size-preset', HTMLSelectElement),
+    sizeCustom: byId('size-custom', HTMLInputElement),
+    sizeProblem: byId('size-problem', HTMLElement),
+    iterations: byId('iterations', HTMLInputElement),
+    iterationsProblem: byId('iterations-problem', HTMLElement),
+    stylize: byId('stylize', HTMLButtonElement),
+    cancel: byId('cancel', HTMLButtonElement),
+    progress: byId('progress', HTMLElement),
+    progressBar: byId('progress-bar', HTMLElement),
+    progressFill: byId('progress-fill', HTMLElement),
+    progressLabel: byId('progress-label', HTMLElement),
+    runStatus: byId('run-status', HTMLElement),
+    runError: byId('run-error', HTMLElement),
+    preview: byId('preview', HTMLElement),
+    previewImage: byId('preview-image', HTMLImageElement),
+    previewCaption: byId('preview-caption', HTMLElement),
+    insertAgain: byId('insert-again', HTMLButtonElement),
+  };
+}
+
+export type PanelElements = PanelView['el'];
