@@ -26,6 +26,7 @@ const health = (instanceId: string): Health => ({
 
 const status = (state: JobStatus['status'], iteration: number): JobStatus => ({
   id: 'job-1',
+  kind: 'stylize',
   status: state,
   queuePosition: null,
   progress: { ...notStartedProgress(4), iteration },
