@@ -100,13 +100,13 @@ describe('the creative controls in the panel, in Chromium against a real helper'
       })),
     );
     expect(slots).toEqual(strengthRow(50).map((strength) => ({ label: String(strength), src: 'data:image/png;base64,', width: 128 })));
-    await harness.screenshot(join(screenshotDir, 'plugin-strength-row-light.png'));
 
     await panel.click('#strength-row button[data-strength="55"]');
     expect(await panel.inputValue('#strength')).toBe('55');
     expect(await textOf(harness, '#strength-value')).toBe('55');
     expect(await panel.getAttribute('#strength-row button[data-strength="55"]', 'aria-pressed')).toBe('true');
     expect(await panel.getAttribute('#strength-row button[data-strength="45"]', 'aria-pressed')).toBe('false');
+    await harness.screenshot(join(screenshotDir, 'plugin-strength-row-light.png'));
     await expect.poll(() => (figma.storage.get(SETTINGS_KEY) as { strength: number }).strength).toBe(55);
     // Nothing was inserted: the row only previews.
     expect(figma.images.size).toBe(0);
