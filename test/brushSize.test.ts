@@ -1,24 +1,21 @@
 import { readFile } from 'node:fs/promises';
 import * as tf from '@tensorflow/tfjs-core';
 import sharp from 'sharp';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { stylizeOptionsSchema } from '../shared/stylizeOptions.js';
-import { StyleTransfer, type GatysNetwork, type RgbImage, type VggWeights } from '../helper/engine/index.js';
+import { StyleTransfer, type RgbImage } from '../helper/engine/index.js';
 import { luminance } from '../helper/engine/color.js';
 import { imageToTensor } from '../helper/engine/rgbImage.js';
 import { prepareStylizeImages } from '../helper/imageio/index.js';
-import { readVggWeightsFile } from '../helper/weights/vggH5.js';
-import { createTestNetwork, TEST_NETWORKS } from './support/networks.js';
-import { realWeightsPath, sharedImagePath } from './support/sharedAssets.js';
+import { describeOnEachNetwork } from './support/networks.js';
+import { sharedImagePath } from './support/sharedAssets.js';
 
 const SIZE = 64;
 
-let weights: VggWeights;
 let photo: Buffer;
 let painting: Buffer;
 
 beforeAll(async () => {
-  weights = await readVggWeightsFile(realWeightsPath());
   photo = await readFile(sharedImagePath('golden_gate.jpg'));
   painting = await readFile(sharedImagePath('starry_night.jpg'));
 });
@@ -54,21 +51,13 @@ describe('the brush size when preparing the images', () => {
   });
 });
 
-describe.each(TEST_NETWORKS)('the brush size on %s (real VGG-19, golden_gate × starry_night, 64 px)', (kind) => {
-  let network: GatysNetwork;
-
-  beforeAll(async () => {
-    network = await createTestNetwork(kind, weights);
-  });
-
-  afterAll(() => network?.dispose());
-
+describeOnEachNetwork('the brush size on %s (real VGG-19, golden_gate × starry_night, 64 px)', (network) => {
   it('paints with larger strokes at a larger styleScale', async () => {
     const stylize = async (styleScale: number): Promise<RgbImage> => {
       const options = stylizeOptionsSchema.parse({ size: SIZE, iterations: 20, styleScale });
       const images = await prepareStylizeImages(photo, [painting], options);
       const styles = images.styles.map((image) => ({ image, weight: 1 }));
-      return (await new StyleTransfer(network).run({ content: images.content, styles, options })).image;
+      return (await new StyleTransfer(network()).run({ content: images.content, styles, options })).image;
     };
     const [small, large] = [await stylize(0.5), await stylize(2)];
     // Measured on both backends: 22.5–22.7 grey levels between neighbours at 0.5, 15.7 at 2.

@@ -12,6 +12,7 @@ import {
 } from '../helper/engine/color.js';
 import { imageToTensor } from '../helper/engine/rgbImage.js';
 import { loadSharedImage } from './support/sharedAssets.js';
+import { relativeError } from './support/tensorMath.js';
 import { useTestBackend } from './support/tfBackend.js';
 
 let photo: tf.Tensor4D;
@@ -61,10 +62,8 @@ describe('matching colours', () => {
 
   it("gives the style image the content's RGB mean and covariance", () => {
     const before = tf.memory().numTensors;
-    const covarianceDistance = (stats: ColorStatistics, target: ColorStatistics): number => {
-      const [a, b] = [stats.covariance.flat(), target.covariance.flat()];
-      return Math.sqrt(a.reduce((sum, v, i) => sum + (v - b[i]!) ** 2, 0) / b.reduce((sum, v) => sum + v * v, 0));
-    };
+    const covarianceDistance = (stats: ColorStatistics, target: ColorStatistics): number =>
+      relativeError(stats.covariance.flat(), target.covariance.flat());
     const original = colorStatistics(painting);
     // A target the recoloured painting reaches without leaving 0–255: matched exactly (up to the regularizer).
     const softer = tf.tidy(() => tf.add(tf.mul(photo, 0.5), 64) as tf.Tensor4D);

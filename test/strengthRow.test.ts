@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { STRENGTH_ROW_ITERATIONS, strengthRow, strengthRowOptions } from '../shared/strengthRow.js';
 import { stylizeOptionsSchema } from '../shared/stylizeOptions.js';
 import type { StylizeProgress } from '../shared/stylizeProgress.js';
@@ -8,14 +8,11 @@ import {
   oneStyle,
   renderStrengthRow,
   StyleTransfer,
-  type GatysNetwork,
   type RgbImage,
   type StyleGrams,
-  type VggWeights,
 } from '../helper/engine/index.js';
-import { readVggWeightsFile } from '../helper/weights/vggH5.js';
-import { createTestNetwork, TEST_NETWORKS } from './support/networks.js';
-import { loadSharedImage, realWeightsPath } from './support/sharedAssets.js';
+import { describeOnEachNetwork, watchedNetwork } from './support/networks.js';
+import { loadSharedImage } from './support/sharedAssets.js';
 
 describe('the strengths of a row', () => {
   it('are four, 10 apart around the current one, whole, and within 0–100', () => {
@@ -38,38 +35,24 @@ describe('the strengths of a row', () => {
 });
 
 const SIZE = 64;
-let weights: VggWeights;
 let content: RgbImage;
 let style: RgbImage;
 
 beforeAll(async () => {
-  weights = await readVggWeightsFile(realWeightsPath());
   content = await loadSharedImage('golden_gate.jpg', SIZE);
   style = await loadSharedImage('starry_night.jpg', SIZE);
 });
 
-describe.each(TEST_NETWORKS)('a strength row on %s (real VGG-19, 64 px)', (kind) => {
-  let network: GatysNetwork;
-
-  beforeAll(async () => {
-    network = await createTestNetwork(kind, weights);
-  });
-
-  afterAll(() => network?.dispose());
-
+describeOnEachNetwork('a strength row on %s (real VGG-19, 64 px)', (network) => {
   it('renders each strength from one computation of the style targets, counting progress over the whole row', async () => {
     const before = tf.memory().numTensors;
     let styleTargetComputations = 0;
-    const counting: GatysNetwork = {
-      contentFeatures: (image, pooling) => network.contentFeatures(image, pooling),
+    const counting = watchedNetwork(network, {
       styleGrams: (image, pooling) => {
         styleTargetComputations += 1;
-        return network.styleGrams(image, pooling);
+        return network().styleGrams(image, pooling);
       },
-      objective: (targets, objectiveWeights, pooling) => network.objective(targets, objectiveWeights, pooling),
-      assertFits: (job) => network.assertFits(job),
-      dispose: () => undefined,
-    };
+    });
     const strengths = strengthRow(50);
     const events: StylizeProgress[] = [];
     const previewSizes = new Set<string>();
@@ -97,7 +80,7 @@ describe.each(TEST_NETWORKS)('a strength row on %s (real VGG-19, 64 px)', (kind)
 
     // Each stronger preview is further from the content and nearer the style (continuing from the weaker one: see
     // strengthRow.ts for what happens without).
-    const judge = await distanceJudge(network, content, style);
+    const judge = await distanceJudge(network(), content, style);
     try {
       const distances = [];
       for (const { image } of row.images) distances.push(await judge(image));
@@ -115,7 +98,7 @@ describe.each(TEST_NETWORKS)('a strength row on %s (real VGG-19, 64 px)', (kind)
     let asked = 0;
     const cached: StyleGrams[] = [];
     const controller = new AbortController();
-    const row = renderStrengthRow(new StyleTransfer(network), {
+    const row = renderStrengthRow(new StyleTransfer(network()), {
       content,
       styles: oneStyle(style),
       strengths: [10, 20, 30, 40],
@@ -140,7 +123,7 @@ describe.each(TEST_NETWORKS)('a strength row on %s (real VGG-19, 64 px)', (kind)
   it('refuses a start image of another size than the content', async () => {
     const start: RgbImage = { width: 8, height: 8, data: new Uint8Array(8 * 8 * 3) };
     const options = stylizeOptionsSchema.parse({ size: SIZE, iterations: 1 });
-    await expect(new StyleTransfer(network).run({ content, styles: oneStyle(style), start, options })).rejects.toThrow(
+    await expect(new StyleTransfer(network()).run({ content, styles: oneStyle(style), start, options })).rejects.toThrow(
       /the start image is 8×8, the content 64×48/,
     );
   });
