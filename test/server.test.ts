@@ -3,7 +3,7 @@ import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { errorBodySchema, healthSchema, type Health, type JobStatus } from '../shared/protocol.js';
 import { startHelperServer, type HelperServerOptions, type RunningHelper } from '../helper/server/index.js';
-import { HelperClient, rawRequest, samplePng } from './support/helperClient.js';
+import { expectError, HelperClient, rawRequest, samplePng } from './support/helperClient.js';
 import { realWeightsPath, sharedImagePath } from './support/sharedAssets.js';
 
 const TOKEN = 'a'.repeat(64);
@@ -14,15 +14,6 @@ let client: HelperClient;
 let content: string;
 let style: string;
 const logLines: string[] = [];
-
-async function expectError(response: Response, status: number, code: string, messagePattern?: RegExp): Promise<string> {
-  expect(response.status).toBe(status);
-  expect(response.headers.get('content-type')).toMatch(/application\/json/);
-  const body = errorBodySchema.parse(await response.json());
-  expect(body.error.code).toBe(code);
-  if (messagePattern) expect(body.error.message).toMatch(messagePattern);
-  return body.error.message;
-}
 
 /** Engine tensors not held by the style cache: what every job must leave as it found it. */
 async function jobTensors(): Promise<number> {
