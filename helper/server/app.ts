@@ -23,7 +23,7 @@ export interface AppContext {
   /** New for every start of the helper (see healthSchema). */
   readonly instanceId: string;
   /** The port the helper listens on: the only one a Host header may name. */
-  readonly port: () => number;
+  readonly port: number;
   readonly engine: EngineHost;
   readonly queue: JobQueue;
   readonly bodyLimitBytes: number;

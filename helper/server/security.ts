@@ -8,10 +8,10 @@ const LOOPBACK_HOSTNAMES = ['localhost', '127.0.0.1', '[::1]'];
  * DNS rebinding defence: a web page can point its own host name at 127.0.0.1, but its requests then carry that
  * name in Host. Only the loopback names with our port are accepted.
  */
-export function requireLocalHost(port: () => number) {
+export function requireLocalHost(port: number) {
+  const allowed = LOOPBACK_HOSTNAMES.map((name) => `${name}:${port}`);
   return (request: Request, _response: Response, next: NextFunction): void => {
     const host = (request.headers.host ?? '').toLowerCase();
-    const allowed = LOOPBACK_HOSTNAMES.map((name) => `${name}:${port()}`);
     if (!allowed.includes(host)) {
       throw new HttpError(403, 'forbidden-host', `requests must be addressed to ${allowed.join(', ')} (got Host: ${host || 'none'})`);
     }
