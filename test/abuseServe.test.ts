@@ -38,6 +38,47 @@ afterAll(async () => {
   await rm(home, { recursive: true, force: true });
 });
 
+describe('7. the token file is readable by its user only', () => {
+  it('serve makes an existing 0644 token file 0600, keeping its token', async () => {
+    expect(await mode(cli.tokenFile)).toBe(0o600);
+    expect(await pair()).toBe(FIRST_TOKEN);
+  });
+
+  it('so does pair', async () => {
+    await chmod(cli.tokenFile, 0o644);
+    expect(await pair()).toBe(FIRST_TOKEN);
+    expect(await mode(cli.tokenFile)).toBe(0o600);
+  });
+});
+
+describe('6. pair and a running helper agree on the token', () => {
+  it('a deleted token file is written back with the helper token, which pair then prints', async () => {
+    await rm(cli.tokenFile);
+    expect(await pairingStatus(FIRST_TOKEN)).toBe(200);
+    expect(await pair()).toBe(FIRST_TOKEN);
+    expect(await mode(cli.tokenFile)).toBe(0o600);
+  });
+
+  it('a token file deleted and made again by pair: the helper takes the new token, and only it', async () => {
+    await rm(cli.tokenFile);
+    const printed = await pair();
+    expect(printed).toMatch(/^[0-9a-f]{64}$/);
+    expect(printed).not.toBe(FIRST_TOKEN);
+    expect(await pairingStatus(printed)).toBe(200);
+    expect(await pairingStatus(FIRST_TOKEN)).toBe(401);
+  });
+
+  it('a damaged token file, replaced by pair: the helper takes the new token', async () => {
+    const before = (await readFile(cli.tokenFile, 'utf8')).trim();
+    await writeFile(cli.tokenFile, 'not a token\n');
+    expect(await pairingStatus(before)).toBe(200); // a damaged file is not a new token: the helper keeps its own
+    const printed = await pair();
+    expect(printed).toMatch(/^[0-9a-f]{64}$/);
+    expect(printed).not.toBe(before);
+    expect(await pairingStatus(printed)).toBe(200);
+  });
+});
+
 describe('2. a second serve on a port in use', () => {
   it('exits 1 at once, saying the port is in use, and leaves the running helper alone', async () => {
     const second = await cli.run(['serve', '--port', String(serving.port), '--weights', missingWeights], 30_000);

@@ -19,7 +19,8 @@ import { allowCors, presentsPairingToken, requireLocalHost, requirePairingToken 
 
 export interface AppContext {
   readonly version: string;
-  readonly token: string;
+  /** The current pairing token. */
+  readonly token: () => string;
   /** New for every start of the helper (see healthSchema). */
   readonly instanceId: string;
   /** The port the helper listens on: the only one a Host header may name. */

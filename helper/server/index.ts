@@ -12,7 +12,8 @@ export interface HelperServerOptions {
   readonly host?: string;
   /** 0 picks a free port. */
   readonly port?: number;
-  readonly token: string;
+  /** The pairing token, or where to get the current one (serve: the token file, see PairingTokenFile). */
+  readonly token: string | (() => string);
   readonly backend?: BackendChoice;
   /** --weights FILE; else GRAMSTYLE_WEIGHTS, the cache, or a download. */
   readonly weights?: string;
@@ -59,9 +60,10 @@ export async function startHelperServer(options: HelperServerOptions): Promise<R
     keepFinishedMs: options.keepFinishedMs ?? 30 * 60_000,
     log,
   });
+  const { token } = options;
   const app = createApp({
     version: gramstyleVersion(),
-    token: options.token,
+    token: typeof token === 'string' ? () => token : token,
     instanceId: randomUUID(),
     port,
     engine,

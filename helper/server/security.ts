@@ -45,18 +45,19 @@ function bearerToken(request: Request): string | null {
 }
 
 /** Whether the request carries the right token (for answers that say more to the paired plugin). */
-export function presentsPairingToken(request: Request, token: string): boolean {
+export function presentsPairingToken(request: Request, token: () => string): boolean {
   const presented = bearerToken(request);
-  return presented !== null && tokenMatches(presented, token);
+  return presented !== null && tokenMatches(presented, token());
 }
 
-export function requirePairingToken(token: string) {
+/** `token` gives the current token: it follows the token file that `gramstyle pair` prints (see PairingTokenFile). */
+export function requirePairingToken(token: () => string) {
   return (request: Request, _response: Response, next: NextFunction): void => {
     const presented = bearerToken(request);
     if (presented === null) {
       throw new HttpError(401, 'unauthorized', 'missing pairing token: send "Authorization: Bearer <token>" (run `gramstyle pair` to see it)');
     }
-    if (!tokenMatches(presented, token)) {
+    if (!tokenMatches(presented, token())) {
       throw new HttpError(401, 'unauthorized', 'wrong pairing token (run `gramstyle pair` to see the right one)');
     }
     next();
