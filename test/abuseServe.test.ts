@@ -51,6 +51,23 @@ describe('7. the token file is readable by its user only', () => {
   });
 });
 
+describe('8. health tells strangers nothing of the machine', () => {
+  it('says to anyone that the helper could not start; why, and where its weights are, only with the token', async () => {
+    const client = new HelperClient(serving.url, FIRST_TOKEN);
+    let publicHealth = await client.publicHealth();
+    for (const deadline = Date.now() + 60_000; publicHealth.status !== 'error' && Date.now() < deadline; ) {
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      publicHealth = await client.publicHealth();
+    }
+    expect(publicHealth).toMatchObject({ name: 'gramstyle', apiVersion: 1, status: 'error', details: null });
+    const raw = await (await client.fetch('/v1/health', { token: null })).text();
+    expect(raw).not.toContain(home);
+    expect(raw).not.toMatch(/private-models|vgg19|\.h5/);
+    const paired = await client.health();
+    expect(paired.details!.message).toContain(missingWeights);
+  });
+});
+
 describe('6. pair and a running helper agree on the token', () => {
   it('a deleted token file is written back with the helper token, which pair then prints', async () => {
     await rm(cli.tokenFile);
