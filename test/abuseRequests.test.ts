@@ -1,6 +1,9 @@
+import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startHelperServer, type RunningHelper } from '../helper/server/index.js';
-import { expectError, HelperClient, samplePng } from './support/helperClient.js';
+import { expectError, HelperClient, rawRequest, samplePng } from './support/helperClient.js';
+import { sendPartialBody } from './support/rawHttp.js';
+import { peakRssGrowth } from './support/hostileLoad.js';
 import { realWeightsPath } from './support/sharedAssets.js';
 
 /**
@@ -11,6 +14,7 @@ import { realWeightsPath } from './support/sharedAssets.js';
 
 const TOKEN = 'e'.repeat(64);
 const BODY_LIMIT = 8 * 1024 * 1024;
+const ANSWER_WAIT_MS = 10_000;
 
 let helper: RunningHelper;
 let client: HelperClient;
@@ -37,6 +41,57 @@ afterAll(async () => {
   await helper?.close();
 });
 
+/** The start of a deeply nested JSON array, `[[],[],…`: costly to parse, cheap to send. */
+function nestedArrays(bytes: number): string {
+  return `[${'[],'.repeat(Math.floor(bytes / 3))}[]]`;
+}
+
+describe('1. nothing is read or parsed before the token is checked', () => {
+  it('answers a request without the right token at once, before its 80 MB body has arrived, on every route', async () => {
+    const cases: Array<{ method: string; path: string; headers: Record<string, string>; status: number }> = [
+      { method: 'POST', path: '/v1/jobs', headers: {}, status: 401 },
+      { method: 'POST', path: '/v1/jobs', headers: { 'Content-Type': 'text/plain' }, status: 401 }, // no preflight needed
+      { method: 'POST', path: '/v1/jobs', headers: { Authorization: `Bearer ${'b'.repeat(64)}` }, status: 401 },
+      { method: 'POST', path: '/v1/pairing', headers: {}, status: 401 },
+      { method: 'DELETE', path: '/v1/jobs/x', headers: {}, status: 401 },
+      { method: 'POST', path: '/v1/no-such-route', headers: {}, status: 401 },
+      { method: 'POST', path: '/elsewhere', headers: {}, status: 404 },
+      { method: 'POST', path: '/v1/jobs', headers: { Host: `evil.example:${helper.port}`, Authorization: `Bearer ${TOKEN}` }, status: 403 },
+    ];
+    for (const { method, path, headers, status } of cases) {
+      const answer = await sendPartialBody(helper.url, {
+        method,
+        path,
+        headers: { 'Content-Type': 'application/json', ...headers },
+        declaredLength: 80 * 1024 * 1024,
+        bodyPrefix: nestedArrays(64 * 1024),
+        waitMs: ANSWER_WAIT_MS,
+      });
+      expect(answer, `${method} ${path} ${JSON.stringify(headers)}`).not.toBeNull();
+      expect(answer!.status).toBe(status);
+      expect(JSON.parse(answer!.body)).toHaveProperty('error.code');
+      // The rest of the body is not read either: the helper hangs up instead of draining it.
+      expect(answer!.closedByHelper).toBe(true);
+    }
+  });
+
+  it('keeps its memory when eight clients without a token send 7 MB of nested arrays at once', async () => {
+    const body = nestedArrays(7 * 1024 * 1024);
+    const { result: statuses, growthBytes } = await peakRssGrowth(() =>
+      Promise.all(
+        Array.from({ length: 8 }, async () => {
+          const response = await client.fetch('/v1/jobs', { method: 'POST', body, token: null });
+          await response.arrayBuffer();
+          return response.status;
+        }),
+      ),
+    );
+    expect(statuses).toEqual(Array(8).fill(401));
+    // Parsing them took about 1 GB before; what remains is the test's own sending.
+    expect(growthBytes).toBeLessThan(150 * 1024 * 1024);
+  });
+});
+
 describe('3. the base64 check takes linear time', () => {
   it('refuses 100 KB of newlines followed by one bad character (400) at once', async () => {
     const startedAt = performance.now();
@@ -52,6 +107,86 @@ describe('3. the base64 check takes linear time', () => {
     await client.pollUntil(id, (status) => status.status === 'done');
     const padded = `${content.slice(0, 8)}==${content.slice(8)}`;
     await expectError(await client.submit({ content: padded, style }), 400, 'bad-request', /content: is not base64/);
+  });
+});
+
+describe('oversized and encoded bodies', () => {
+  it('refuses a body that declares 10 GB at once (413), without reading it, and hangs up', async () => {
+    const answer = await sendPartialBody(helper.url, {
+      path: '/v1/jobs',
+      headers: { Authorization: `Bearer ${TOKEN}`, 'Content-Type': 'application/json' },
+      declaredLength: 10 * 1024 ** 3,
+      bodyPrefix: '{"content": "',
+      waitMs: ANSWER_WAIT_MS,
+    });
+    expect(answer?.status).toBe(413);
+    expect(JSON.parse(answer!.body).error.message).toMatch(new RegExp(`at most ${BODY_LIMIT} bytes`));
+    expect(answer!.closedByHelper).toBe(true);
+  });
+
+  it('refuses a body of undeclared length (411): its size could not be checked before reading it', async () => {
+    const answer = await sendPartialBody(helper.url, {
+      path: '/v1/jobs',
+      headers: { Authorization: `Bearer ${TOKEN}`, 'Content-Type': 'application/json' },
+      bodyPrefix: '{"content": "',
+      waitMs: ANSWER_WAIT_MS,
+    });
+    expect(answer?.status).toBe(411);
+    expect(JSON.parse(answer!.body).error.message).toMatch(/Content-Length/);
+  });
+
+  it('refuses a compressed body (415) instead of inflating it', async () => {
+    const bomb = gzipSync(Buffer.alloc(BODY_LIMIT - 1024, ' '));
+    const response = await client.fetch('/v1/jobs', { method: 'POST', body: bomb, headers: { 'Content-Encoding': 'gzip' } });
+    await expectError(response, 415, 'bad-request', /gzip/);
+  });
+});
+
+describe('Host and token variants (these held)', () => {
+  it('accepts only the loopback names with the helper port in Host', async () => {
+    const port = helper.port;
+    const variants: Array<[string, number]> = [
+      [`localhost:${port}`, 200],
+      [`LOCALHOST:${port}`, 200],
+      [`127.0.0.1:${port}`, 200],
+      [`[::1]:${port}`, 200],
+      ['localhost', 403],
+      [`localhost:${port + 1}`, 403],
+      [`localhost.:${port}`, 403],
+      [`evil.example:${port}`, 403],
+      [`127.0.0.1.nip.io:${port}`, 403],
+      [`127.1:${port}`, 403],
+      [`[::ffff:127.0.0.1]:${port}`, 403],
+      [`localhost:${port}@evil.example`, 403],
+      [`localhost:${port}, evil.example`, 403],
+    ];
+    for (const [host, status] of variants) {
+      const answer = await rawRequest(helper.url, { path: '/v1/health', headers: { Host: host } });
+      expect([host, answer.status]).toEqual([host, status]);
+    }
+  });
+
+  it('accepts only the exact token as a bearer token', async () => {
+    const variants: Array<[Record<string, string>, number]> = [
+      [{ Authorization: `Bearer ${TOKEN}` }, 200],
+      [{ Authorization: `bearer ${TOKEN}` }, 200],
+      [{ Authorization: `Bearer   ${TOKEN}  ` }, 200],
+      [{}, 401],
+      [{ Authorization: 'Bearer' }, 401],
+      [{ Authorization: TOKEN }, 401],
+      [{ Authorization: `Basic ${Buffer.from(`user:${TOKEN}`).toString('base64')}` }, 401],
+      [{ Authorization: `Bearer ${TOKEN}x` }, 401],
+      [{ Authorization: `Bearer ${TOKEN.slice(1)}` }, 401],
+      [{ Authorization: `Bearer ${TOKEN.toUpperCase()}` }, 401],
+      [{ Authorization: `Bearer ${TOKEN} ${TOKEN}` }, 401],
+      [{ Authorization: `Bearer ${'\u00e9'.repeat(64)}` }, 401],
+    ];
+    for (const [headers, status] of variants) {
+      const response = await fetch(`${helper.url}/v1/pairing`, { headers });
+      expect([headers, response.status]).toEqual([headers, status]);
+    }
+    const inQuery = await fetch(`${helper.url}/v1/pairing?token=${TOKEN}`);
+    expect(inQuery.status).toBe(401);
   });
 });
 

@@ -15,7 +15,7 @@ import type { EngineHost } from '../jobs/engineHost.js';
 import { QueueFullError, type JobQueue } from '../jobs/jobQueue.js';
 import { ImageInputError, prepareStylizeImages } from '../imageio/index.js';
 import { HttpError } from './httpError.js';
-import { allowCors, presentsPairingToken, requireLocalHost, requirePairingToken } from './security.js';
+import { allowCors, limitDeclaredBody, presentsPairingToken, requireLocalHost, requirePairingToken } from './security.js';
 
 export interface AppContext {
   readonly version: string;
@@ -37,6 +37,10 @@ export const MAX_INPUT_LONG_SIDE = MAX_SIZE;
 /**
  * The HTTP API. Thin on purpose: it validates with the shared schemas, translates to the job queue and back, and
  * turns every failure into `{"error": {"code", "message"}}` with the right status.
+ *
+ * Each request costs only as much as its sender has earned: the Host check, CORS preflights and health come first
+ * and read nothing but headers; everything else needs the token before its body's declared size is checked, and the
+ * body is read and parsed only after that, by the one route that takes a body.
  */
 export function createApp(context: AppContext): express.Express {
   const app = express();
@@ -46,7 +50,6 @@ export function createApp(context: AppContext): express.Express {
   app.use(logRequests(context.log));
   app.use(requireLocalHost(context.port));
   app.use(allowCors);
-  app.use(express.json({ limit: context.bodyLimitBytes }));
 
   const api = express.Router();
 
@@ -77,13 +80,15 @@ export function createApp(context: AppContext): express.Express {
   });
 
   api.use(requirePairingToken(context.token));
+  api.use(limitDeclaredBody(context.bodyLimitBytes));
 
   api.get('/pairing', (_request, response) => {
     const answer: PairingResponse = { paired: true };
     response.json(answer);
   });
 
-  api.post('/jobs', async (request, response) => {
+  // No inflating: a compressed body is refused (415) rather than expanded up to the limit.
+  api.post('/jobs', express.json({ limit: context.bodyLimitBytes, inflate: false }), async (request, response) => {
     const parsed = createJobRequestSchema.safeParse(request.body);
     if (!parsed.success) {
       const onlyOptions = parsed.error.issues.every((issue) => issue.path[0] === 'options');
@@ -171,24 +176,37 @@ function logRequests(log: (line: string) => void) {
 
 /** The last middleware: every error becomes a JSON error body; nothing takes the helper down. */
 function sendError(log: (line: string) => void) {
-  return (error: unknown, _request: Request, response: Response, _next: NextFunction): void => {
+  return (error: unknown, request: Request, response: Response, _next: NextFunction): void => {
     const httpError = toHttpError(error);
     if (httpError.status >= 500) log(`error: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
     if (response.headersSent) {
       response.end();
       return;
     }
+    if (hasUnreadBody(request)) {
+      // Hanging up is what stops the sender: to keep the connection, Node would read (and drop) all the rest first.
+      response.setHeader('Connection', 'close');
+    }
     response.status(httpError.status).json(httpError.body);
   };
+}
+
+/** Whether the request came with a body that has not (all) been read: refused before its body was wanted. */
+function hasUnreadBody(request: Request): boolean {
+  const declaresBody = request.headers['transfer-encoding'] !== undefined || Number(request.headers['content-length'] ?? 0) > 0;
+  return declaresBody && !request.complete;
 }
 
 function toHttpError(error: unknown): HttpError {
   if (error instanceof HttpError) return error;
   if (error instanceof QueueFullError) return new HttpError(429, 'queue-full', error.message);
   // body-parser's errors carry a type and status.
-  const bodyError = error as { type?: string; status?: number; limit?: number; message?: string };
+  const bodyError = error as { type?: string; status?: number; limit?: number; encoding?: string; message?: string };
   if (bodyError.type === 'entity.too.large') {
-    return new HttpError(413, 'payload-too-large', `request body too large (the limit is ${bodyError.limit} bytes)`);
+    return new HttpError(413, 'payload-too-large', `request body too large (at most ${bodyError.limit} bytes)`);
+  }
+  if (bodyError.type === 'encoding.unsupported') {
+    return new HttpError(415, 'bad-request', `content encoding "${bodyError.encoding}" is not taken: send the JSON as it is`);
   }
   if (bodyError.type === 'entity.parse.failed') {
     return new HttpError(400, 'bad-request', `request body is not valid JSON: ${bodyError.message}`);

@@ -63,3 +63,21 @@ export function requirePairingToken(token: () => string) {
     next();
   };
 }
+
+/**
+ * Refuses a body by the size it declares, before any of it is read. (body-parser checks Content-Length too, but
+ * then reads the whole declared body, 10 GB if so declared, before it answers.) A body of undeclared length
+ * (chunked) is refused as well: its size could only be learnt by reading it, and browsers' fetch always declares it.
+ */
+export function limitDeclaredBody(limitBytes: number) {
+  return (request: Request, _response: Response, next: NextFunction): void => {
+    if (request.headers['transfer-encoding'] !== undefined) {
+      throw new HttpError(411, 'bad-request', 'send the body with a Content-Length (a chunked body is not taken)');
+    }
+    const declared = Number(request.headers['content-length'] ?? 0);
+    if (declared > limitBytes) {
+      throw new HttpError(413, 'payload-too-large', `request body too large: ${declared} bytes, at most ${limitBytes} bytes`);
+    }
+    next();
+  };
+}
