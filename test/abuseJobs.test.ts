@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startHelperServer, type RunningHelper } from '../helper/server/index.js';
 import { expectError, HelperClient, samplePng } from './support/helperClient.js';
-import { pngDeclaringSize, pngInflatingTo } from './support/hostileImages.js';
+import { cutAfterHeader, pngDeclaringSize, pngInflatingTo, solidPng } from './support/hostileImages.js';
 import { peakRssGrowth } from './support/hostileLoad.js';
 import { realWeightsPath, sharedImagePath } from './support/sharedAssets.js';
 
@@ -39,6 +39,27 @@ afterAll(async () => {
 
 const base64 = (bytes: Buffer): string => bytes.toString('base64');
 
+/** Engine tensors not held by the style cache: what every job must leave as it found it. */
+async function jobTensors(): Promise<number> {
+  const memory = (await client.health()).details!.engineMemory!;
+  return memory.tensors - memory.cachedTensors;
+}
+
+/** Fills the queue (maxQueued 1): a long job running and one waiting. Returns a function that cancels both. */
+async function fillQueue(): Promise<() => Promise<void>> {
+  const running = await client.submitOk({ content, style, options: { size: 32, iterations: 10_000 } });
+  await client.pollUntil(running, (status) => status.status === 'running');
+  const waiting = await client.submitOk({ content, style, options: { size: 32, iterations: 1 } });
+  return async () => {
+    for (const id of [waiting, running]) await client.fetch(`/v1/jobs/${id}`, { method: 'DELETE' });
+    await client.pollUntil(running, (status) => status.status === 'canceled');
+    // The engine takes the next job only once the canceled one has stopped.
+    for (let health = await client.health(); health.details!.busy; health = await client.health()) {
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+  };
+}
+
 describe('4. an image that decodes to nothing is a 400, not a 500', () => {
   it.each(['==', 'A', '\n', 'data:image/png;base64,', 'data:image/png;base64,=='])('content %j', async (empty) => {
     await expectError(await client.submit({ content: empty, style }), 400, 'invalid-image', /^content image: empty \(0 bytes\)$/);
@@ -46,6 +67,43 @@ describe('4. an image that decodes to nothing is a 400, not a 500', () => {
 
   it('names the style image too', async () => {
     await expectError(await client.submit({ content, style: '==' }), 400, 'invalid-image', /^style image: empty/);
+  });
+});
+
+describe('5. a full queue refuses before any image is decoded', () => {
+  it('answers 429 even to images that could not be decoded, and spends no memory on twenty 4096² posts', async () => {
+    const big = await solidPng(4096);
+    const bigBody = { content: base64(big), style: base64(big), options: { size: 32 } };
+    const cancelAll = await fillQueue();
+    try {
+      // Decoding these would fail (400): answering 429 shows that nothing was decoded.
+      const undecodable = base64(cutAfterHeader(big));
+      await expectError(await client.submit({ content: undecodable, style: undecodable }), 429, 'queue-full', /queue is full/);
+
+      const { result: statuses, growthBytes } = await peakRssGrowth(() =>
+        Promise.all(Array.from({ length: 20 }, async () => (await client.submit(bigBody)).status)),
+      );
+      expect(statuses).toEqual(Array(20).fill(429));
+      // Decoding them took 2.7 GB before (each image is 48 MB of pixels).
+      expect(growthBytes).toBeLessThan(300 * 1024 * 1024);
+    } finally {
+      await cancelAll();
+    }
+  });
+
+  it('gives the one free place to one of many concurrent requests, which all else answer 429', async () => {
+    const running = await client.submitOk({ content, style, options: { size: 32, iterations: 10_000 } });
+    await client.pollUntil(running, (status) => status.status === 'running');
+    const big = base64(await solidPng(2048));
+    const responses = await Promise.all(
+      Array.from({ length: 6 }, () => client.submit({ content: big, style: big, options: { size: 32, iterations: 1 } })),
+    );
+    const statuses = responses.map((response) => response.status).sort();
+    expect(statuses).toEqual([202, 429, 429, 429, 429, 429]);
+    const accepted = (await responses.find((response) => response.status === 202)!.json()) as { id: string };
+    await client.fetch(`/v1/jobs/${running}`, { method: 'DELETE' });
+    const [done] = (await client.pollUntil(accepted.id, (status) => status.status === 'done')).slice(-1);
+    expect(done!.result).toEqual({ width: 32, height: 32 });
   });
 });
 
@@ -76,3 +134,21 @@ describe('hostile images (these held)', () => {
   });
 });
 
+describe('cancel storms (these held)', () => {
+  it('survives 100 concurrent cancels of the running job and 100 of unknown ones: the next job runs, no tensor left', async () => {
+    const tensorsBefore = await jobTensors();
+    const running = await client.submitOk({ content, style, options: { size: 32, iterations: 10_000 } });
+    await client.pollUntil(running, (status) => status.progress.iteration >= 1);
+    const cancels = await Promise.all([
+      ...Array.from({ length: 100 }, () => client.fetch(`/v1/jobs/${running}`, { method: 'DELETE' })),
+      ...Array.from({ length: 100 }, (_, i) => client.fetch(`/v1/jobs/unknown-${i}`, { method: 'DELETE' })),
+    ]);
+    expect(cancels.slice(0, 100).every((response) => response.status === 200)).toBe(true);
+    expect(cancels.slice(100).every((response) => response.status === 404)).toBe(true);
+    expect((await client.status(running)).status).toBe('canceled');
+
+    const next = await client.submitOk({ content, style, options: { size: 32, iterations: 2 } });
+    expect((await client.pollUntil(next, (status) => status.status === 'done')).at(-1)!.result).toEqual({ width: 32, height: 27 });
+    expect(await jobTensors()).toBe(tensorsBefore);
+  });
+});

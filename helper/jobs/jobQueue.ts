@@ -36,6 +36,14 @@ export interface JobQueueOptions {
 
 export class QueueFullError extends Error {}
 
+/** A place held in the queue while a job's images are decoded (see JobQueue.reserve). */
+export interface QueuePlace {
+  /** Queues the job in this place; returns its id. */
+  submit(input: JobInput): string;
+  /** Gives the place back unused; does nothing once the job is submitted. */
+  release(): void;
+}
+
 /**
  * Jobs in arrival order, one at a time on the engine. Finished jobs are kept for a while so that their result can be
  * fetched, then purged.
@@ -44,6 +52,8 @@ export class JobQueue {
   private readonly jobs = new Map<string, Job>();
   private readonly waiting: Job[] = [];
   private running: Job | undefined;
+  /** Places held by requests whose images are being decoded. */
+  private reserved = 0;
   private readonly purgeTimer: NodeJS.Timeout;
   private accepting = true;
 
@@ -63,11 +73,35 @@ export class JobQueue {
     return this.running !== undefined;
   }
 
-  submit(input: JobInput): string {
+  /**
+   * Holds a place for a job before its images are decoded: a full queue is refused (QueueFullError) before that
+   * work, and concurrent requests cannot all decode for the last place. The queue takes maxQueued jobs behind the
+   * running one.
+   */
+  reserve(): QueuePlace {
     if (!this.accepting) throw new QueueFullError('the helper is shutting down');
-    if (this.waiting.length >= this.options.maxQueued) {
+    const ahead = this.waiting.length + this.reserved + (this.running ? 1 : 0);
+    if (ahead >= this.options.maxQueued + 1) {
       throw new QueueFullError(`the queue is full (${this.options.maxQueued} jobs waiting); try again later`);
     }
+    this.reserved += 1;
+    let held = true;
+    const release = (): void => {
+      if (held) this.reserved -= 1;
+      held = false;
+    };
+    return {
+      submit: (input) => {
+        if (!held) throw new Error('this queue place was already used or given back');
+        release();
+        return this.enqueue(input);
+      },
+      release,
+    };
+  }
+
+  private enqueue(input: JobInput): string {
+    if (!this.accepting) throw new QueueFullError('the helper is shutting down');
     const job: Job = {
       id: randomUUID(),
       input,

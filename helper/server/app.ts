@@ -101,16 +101,22 @@ export function createApp(context: AppContext): express.Express {
       throw new HttpError(503, 'not-ready', `the helper could not start: ${context.engine.status.message}`);
     }
     const { content, style, options } = parsed.data;
-    const contentBytes = Buffer.from(content, 'base64');
-    const styleBytes = Buffer.from(style, 'base64');
-    const limits = { maxLongSide: MAX_INPUT_LONG_SIDE };
-    const images = await prepareStylizeImages(contentBytes, styleBytes, options, limits).catch((error: unknown) => {
-      throw error instanceof ImageInputError ? new HttpError(400, 'invalid-image', error.message) : error;
-    });
-    const styleKey = createHash('sha256').update(styleBytes).digest('hex');
-    const id = context.queue.submit({ ...images, styleKey, options });
-    const answer: CreateJobResponse = { id };
-    response.status(202).location(`${API_PREFIX}/jobs/${id}`).json(answer);
+    // Before any image is decoded: a full queue costs nothing more than this answer.
+    const place = context.queue.reserve();
+    try {
+      const contentBytes = Buffer.from(content, 'base64');
+      const styleBytes = Buffer.from(style, 'base64');
+      const limits = { maxLongSide: MAX_INPUT_LONG_SIDE };
+      const images = await prepareStylizeImages(contentBytes, styleBytes, options, limits).catch((error: unknown) => {
+        throw error instanceof ImageInputError ? new HttpError(400, 'invalid-image', error.message) : error;
+      });
+      const styleKey = createHash('sha256').update(styleBytes).digest('hex');
+      const id = place.submit({ ...images, styleKey, options });
+      const answer: CreateJobResponse = { id };
+      response.status(202).location(`${API_PREFIX}/jobs/${id}`).json(answer);
+    } finally {
+      place.release();
+    }
   });
 
   api.get('/jobs/:id', (request, response) => {
