@@ -2,8 +2,8 @@ import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startHelperServer, type RunningHelper } from '../helper/server/index.js';
 import { expectError, HelperClient, rawRequest, samplePng } from './support/helperClient.js';
-import { sendPartialBody } from './support/rawHttp.js';
-import { peakRssGrowth } from './support/hostileLoad.js';
+import { sendPartialBody, sendThenHangUp } from './support/rawHttp.js';
+import { peakRssGrowth, waitForLine } from './support/hostileLoad.js';
 import { realWeightsPath } from './support/sharedAssets.js';
 
 /**
@@ -190,3 +190,54 @@ describe('Host and token variants (these held)', () => {
   });
 });
 
+describe('9. the request log', () => {
+  it('logs every request once, with its status, and never a token', async () => {
+    const from = logLines.length;
+    await client.fetch('/v1/health?probe=1', { token: null });
+    await client.fetch(`/v1/health?probe=2&token=${TOKEN}`, { token: null });
+    await client.fetch('/v1/pairing?probe=3&access_token=secret-in-query', { token: null });
+    await client.fetch('/v1/jobs/probe-4');
+    await rawRequest(helper.url, { path: '/v1/health?probe=5', headers: { Host: 'evil.example' } });
+    await sendPartialBody(helper.url, {
+      path: '/v1/jobs?probe=6',
+      headers: { Authorization: `Bearer ${TOKEN}` },
+      declaredLength: 1024 ** 3,
+      bodyPrefix: '{',
+      waitMs: ANSWER_WAIT_MS,
+    });
+    const expected: Array<[RegExp, number]> = [
+      [/^GET \/v1\/health\?probe=1 200 /, 1],
+      [/^GET \/v1\/health\?probe=2&token=\[redacted\] 200 /, 1],
+      [/^GET \/v1\/pairing\?probe=3&access_token=\[redacted\] 401 /, 1],
+      [/^GET \/v1\/jobs\/probe-4 404 /, 1],
+      [/^GET \/v1\/health\?probe=5 403 /, 1],
+      [/^POST \/v1\/jobs\?probe=6 413 /, 1],
+    ];
+    await waitForLine(logLines, from, expected.at(-1)![0]);
+    const lines = logLines.slice(from);
+    for (const [pattern, count] of expected) {
+      expect(lines.filter((line) => pattern.test(line)), String(pattern)).toHaveLength(count);
+    }
+    expect(lines.filter((line) => /probe/.test(line))).toHaveLength(expected.length);
+    expect(logLines.filter((line) => line.includes(TOKEN) || line.includes('secret-in-query'))).toEqual([]);
+  });
+
+  it.each(['end', 'destroy'] as const)(
+    'neither queues nor runs a job whose client hung up right after its body (%s), and logs the request',
+    async (how) => {
+      const from = logLines.length;
+      const body = JSON.stringify({ content, style, options: { size: 32, iterations: 2 } });
+      await sendThenHangUp(helper.url, {
+        path: `/v1/jobs?probe=${how}`,
+        headers: { Authorization: `Bearer ${TOKEN}` },
+        body,
+        how,
+      });
+      await waitForLine(logLines, from, /^POST \/v1\/jobs\?probe=\w+ - client left before the answer/);
+      await waitForLine(logLines, from, /not queued: its client left/);
+      expect(logLines.slice(from).filter((line) => /^job .* (queued|running)/.test(line))).toEqual([]);
+      const details = (await client.health()).details!;
+      expect([details.queueLength, details.busy]).toEqual([0, false]);
+    },
+  );
+});

@@ -117,3 +117,15 @@ describe('2. a second serve on a port in use', () => {
   });
 });
 
+describe('the log of serve', () => {
+  it('never shows a token', async () => {
+    const token = (await readFile(cli.tokenFile, 'utf8')).trim();
+    await new HelperClient(serving.url, token).fetch(`/v1/pairing?token=${token}`);
+    const logged = /GET \/v1\/pairing\?token=\[redacted\] 200/;
+    for (const deadline = Date.now() + 10_000; !logged.test(serving.log()) && Date.now() < deadline; ) {
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    expect(serving.log()).toMatch(logged);
+    for (const shown of [FIRST_TOKEN, token]) expect(serving.log()).not.toContain(shown);
+  });
+});

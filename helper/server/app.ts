@@ -14,6 +14,7 @@ import type { EngineHost } from '../jobs/engineHost.js';
 import { QueueFullError, type JobQueue } from '../jobs/jobQueue.js';
 import { ImageInputError, prepareStylizeImages } from '../imageio/index.js';
 import { HttpError } from './httpError.js';
+import { logRequests } from './requestLog.js';
 import { allowCors, limitDeclaredBody, presentsPairingToken, requireLocalHost, requirePairingToken } from './security.js';
 
 export interface AppContext {
@@ -111,7 +112,17 @@ export function createApp(context: AppContext): express.Express {
         throw error instanceof ImageInputError ? new HttpError(400, 'invalid-image', error.message) : error;
       });
       const styleKey = createHash('sha256').update(styleBytes).digest('hex');
+      // A client that hung up would never learn the job's id, so could not cancel it: its job is not run.
+      if (response.destroyed) {
+        context.log('a job was not queued: its client left before it got the id');
+        return;
+      }
       const id = place.submit({ ...images, styleKey, options });
+      response.once('close', () => {
+        if (response.writableFinished) return;
+        context.log(`job ${id} canceled: its client left before it got the id`);
+        context.queue.cancel(id);
+      });
       const answer: CreateJobResponse = { id };
       response.status(202).location(`${API_PREFIX}/jobs/${id}`).json(answer);
     } finally {
@@ -150,17 +161,6 @@ export function createApp(context: AppContext): express.Express {
 
 function unknownJob(id: string): HttpError {
   return new HttpError(404, 'not-found', `no job ${id} (finished jobs are kept for a while, then forgotten)`);
-}
-
-function logRequests(log: (line: string) => void) {
-  return (request: Request, response: Response, next: NextFunction): void => {
-    const startedAt = performance.now();
-    response.on('finish', () => {
-      const ms = (performance.now() - startedAt).toFixed(1);
-      log(`${request.method} ${request.originalUrl} ${response.statusCode} ${ms} ms`);
-    });
-    next();
-  };
 }
 
 /** The last middleware: every error becomes a JSON error body; nothing takes the helper down. */
