@@ -1,5 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { stylizeOptionsSchema } from '../shared/stylizeOptions.js';
 import { startHelperServer, type RunningHelper } from '../helper/server/index.js';
 import { expectError, HelperClient, samplePng } from './support/helperClient.js';
 import { cutAfterHeader, pngDeclaringSize, pngInflatingTo, solidPng } from './support/hostileImages.js';
@@ -104,6 +105,21 @@ describe('5. a full queue refuses before any image is decoded', () => {
     await client.fetch(`/v1/jobs/${running}`, { method: 'DELETE' });
     const [done] = (await client.pollUntil(accepted.id, (status) => status.status === 'done')).slice(-1);
     expect(done!.result).toEqual({ width: 32, height: 32 });
+  });
+});
+
+describe('10. option weights that would overflow', () => {
+  it.each([
+    [{ styleLayerWeights: [1e308, 1e308, 1e308, 1e308, 1e308] }, /options\.styleLayerWeights\.0: .*1000000/],
+    [{ styleLayerWeights: [1, 1, 1, 1, 1e7] }, /options\.styleLayerWeights\.4/],
+    [{ tvWeight: 1e308 }, /options\.tvWeight: .*1000000/],
+  ])('refuses %j (400)', async (options, pattern) => {
+    await expectError(await client.submit({ content, style, options }), 400, 'invalid-options', pattern);
+  });
+
+  it('takes weights up to the bounds', () => {
+    const options = stylizeOptionsSchema.parse({ styleLayerWeights: [1e6, 1e6, 1e6, 1e6, 1e-300], tvWeight: 1e6 });
+    expect(options.tvWeight).toBe(1e6);
   });
 });
 

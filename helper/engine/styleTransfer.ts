@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { CONTENT_LAYER, STYLE_LAYERS, type StylizeOptions } from '../../shared/stylizeOptions.js';
 import { gramMatrix } from './fastGradients.js';
-import { evaluateGatysObjective } from './gatysObjective.js';
+import { assertObjectiveWeightsFinite, evaluateGatysObjective } from './gatysObjective.js';
 import { disposeLossTarget, makeLossTarget, type LossTarget } from './losses.js';
 import { Adam } from './optimizers/adam.js';
 import { curvatureAtScale, resizeImage, scaleSchedule, type ImageSize } from './multiScale.js';
@@ -74,6 +74,8 @@ export interface StylizeResult {
 }
 
 interface Losses {
+  /** The objective's value: L_content + β·L_style (+ tv·L_tv). */
+  readonly loss: number;
   readonly contentLoss: number;
   readonly styleLoss: number;
   readonly styleLayerLosses: readonly number[];
@@ -130,6 +132,8 @@ export class StyleTransfer {
     assertLargeEnough(content, 'content image');
     assertLargeEnough(request.style, 'style image');
     assertFitsBackendMemory(content, request.style);
+    const styleRatio = styleRatioForStrength(options.strength);
+    assertObjectiveWeightsFinite({ styleRatio, styleLayerWeights: options.styleLayerWeights, tvWeight: options.tvWeight });
     const schedule = scaleSchedule(content, options.iterations, options.multiScale);
     const contentPixels = imageToTensor(content);
     const stylePixels = imageToTensor(request.style);
@@ -138,14 +142,14 @@ export class StyleTransfer {
       options,
       startedAt,
       total: options.iterations,
-      styleRatio: styleRatioForStrength(options.strength),
+      styleRatio,
       stylePixels,
       outputLongSide: Math.max(content.width, content.height),
     };
     let image: tf.Tensor4D | undefined;
     // The previous scale's L-BFGS steps, at that scale's size.
     let coarseSteps: CurvatureStep[] = [];
-    let latest: Losses = { contentLoss: Number.NaN, styleLoss: Number.NaN, styleLayerLosses: [] };
+    let latest: Losses = { loss: Number.NaN, contentLoss: Number.NaN, styleLoss: Number.NaN, styleLayerLosses: [] };
     try {
       let done = 0;
       for (const [index, scale] of schedule.entries()) {
@@ -237,7 +241,7 @@ export class StyleTransfer {
     // Made inside the try below, so that whatever exists is disposed when something throws.
     let styleTargets: { value: StyleGramTargets; owned: boolean } | undefined;
     let contentTarget: LossTarget<tf.Tensor4D> | undefined;
-    let latest: Losses = { contentLoss: Number.NaN, styleLoss: Number.NaN, styleLayerLosses: [] };
+    let latest: Losses = { loss: Number.NaN, contentLoss: Number.NaN, styleLoss: Number.NaN, styleLayerLosses: [] };
     const weights = { styleRatio: job.styleRatio, styleLayerWeights: options.styleLayerWeights, tvWeight: options.tvWeight };
     // The optimizers keep the pixels displayable. The user gets them clamped to 0–255 anyway; optimizing beyond that
     // optimizes an image nobody sees (clamping unbounded results raised their Gram distances by 15–25%).
@@ -247,7 +251,7 @@ export class StyleTransfer {
       const targets = { content: contentTarget!, styleGrams: styleTargets!.value };
       const evaluation = await evaluateGatysObjective(this.network, x as tf.Tensor4D, targets, weights, options.pooling);
       const { loss, gradient, contentLoss, styleLoss, styleLayerLosses } = evaluation;
-      latest = { contentLoss, styleLoss, styleLayerLosses };
+      latest = { loss, contentLoss, styleLoss, styleLayerLosses };
       return { loss, gradient };
     };
 
@@ -276,7 +280,7 @@ export class StyleTransfer {
         const iteration = iterationsBefore + step;
         await optimizer.step();
         signal?.throwIfAborted();
-        if (!Number.isFinite(latest.contentLoss) || !Number.isFinite(latest.styleLoss)) {
+        if (![latest.loss, latest.contentLoss, latest.styleLoss].every(Number.isFinite)) {
           throw new Error(`the optimization diverged at iteration ${iteration} (loss is not finite)`);
         }
         await onProgress?.({
