@@ -118,6 +118,20 @@ export const jobPreviewSchema = z.object({
 });
 export type JobPreview = z.infer<typeof jobPreviewSchema>;
 
+/**
+ * The query of GET /v1/jobs/:id. previewAfter names the iteration of the last preview the client has: the answer then
+ * carries a preview only if a newer one exists (else preview is null), so that polling does not send the same PNG
+ * again and again. Without it, the answer carries the latest preview.
+ */
+export const jobStatusQuerySchema = z.object({
+  previewAfter: z
+    .string()
+    .regex(/^\d{1,9}$/, 'must be a non-negative integer: the iteration of the last preview the client has')
+    .transform(Number)
+    .optional(),
+});
+export type JobStatusQuery = z.input<typeof jobStatusQuerySchema>;
+
 export const jobStatusSchema = z.object({
   id: z.string(),
   status: jobStateSchema,

@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { errorBodySchema, healthSchema, type Health, type JobStatus } from '../shared/protocol.js';
+import { errorBodySchema, healthSchema, jobStatusSchema, type Health, type JobStatus } from '../shared/protocol.js';
 import { startHelperServer, type HelperServerOptions, type RunningHelper } from '../helper/server/index.js';
 import { expectError, HelperClient, rawRequest, samplePng } from './support/helperClient.js';
 import { realWeightsPath, sharedImagePath } from './support/sharedAssets.js';
@@ -205,6 +205,22 @@ describe('jobs', () => {
     expect(await jobTensors()).toBe(tensorsBefore);
     expect(logLines.some((line) => line.includes(`job ${id} done`))).toBe(true);
     expect(logLines.some((line) => /^POST \/v1\/jobs 202/.test(line))).toBe(true);
+  });
+
+  it('sends a preview only to a client that has not seen it (previewAfter), and refuses a bad previewAfter (400)', async () => {
+    const id = await client.submitOk({ content, style, options: { size: 48, iterations: 3 } });
+    const [done] = (await client.pollUntil(id, (status) => status.status === 'done')).slice(-1);
+    const latest = done!.preview!.iteration;
+    const statusAfter = async (query: string) =>
+      jobStatusSchema.parse(await (await client.fetch(`/v1/jobs/${id}?previewAfter=${query}`)).json());
+    expect((await statusAfter(String(latest))).preview).toBeNull();
+    expect((await statusAfter(String(latest + 5))).preview).toBeNull();
+    expect((await statusAfter(String(latest - 1))).preview).toEqual(done!.preview);
+    expect((await statusAfter('0')).preview).toEqual(done!.preview);
+    expect((await statusAfter(String(latest))).progress).toEqual(done!.progress);
+    for (const bad of ['-1', '1.5', 'abc', '', '1e3', '0x10', '%201', '1&previewAfter=2']) {
+      await expectError(await client.fetch(`/v1/jobs/${id}?previewAfter=${bad}`), 400, 'bad-request', /previewAfter/);
+    }
   });
 
   it('cancels a running job within an iteration, frees its tensors, and runs the next one', async () => {

@@ -119,7 +119,8 @@ export class JobQueue {
     return job.id;
   }
 
-  status(id: string): JobStatus | undefined {
+  /** The job's state; with previewAfter, the preview only if it is newer than that iteration. */
+  status(id: string, previewAfter = -1): JobStatus | undefined {
     const job = this.jobs.get(id);
     if (!job) return undefined;
     const position = this.waiting.indexOf(job);
@@ -128,7 +129,7 @@ export class JobQueue {
       status: job.state,
       queuePosition: position >= 0 ? position + 1 : null,
       progress: job.progress,
-      preview: job.preview,
+      preview: job.preview && job.preview.iteration > previewAfter ? job.preview : null,
       result: job.result && { width: job.result.width, height: job.result.height },
       error: job.error,
     };

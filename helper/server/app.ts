@@ -4,6 +4,7 @@ import {
   API_PREFIX,
   createJobRequestSchema,
   healthSchema,
+  jobStatusQuerySchema,
   jobStatusSchema,
   type CreateJobResponse,
   type Health,
@@ -131,7 +132,9 @@ export function createApp(context: AppContext): express.Express {
   });
 
   api.get('/jobs/:id', (request, response) => {
-    const status = context.queue.status(request.params.id);
+    const query = jobStatusQuerySchema.safeParse(request.query);
+    if (!query.success) throw new HttpError(400, 'bad-request', `invalid query: ${describeIssues(query.error).join('; ')}`);
+    const status = context.queue.status(request.params.id, query.data.previewAfter);
     if (!status) throw unknownJob(request.params.id);
     response.json(jobStatusSchema.parse(status));
   });
