@@ -4,15 +4,20 @@
  * most since the last line, how busy the loop was, and the process's resident memory. servedHelper.ts reads these lines.
  */
 import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
+import { isMainThread } from 'node:worker_threads';
 import { PROBE_INTERVAL_MS, PROBE_PREFIX, type ProbeSample } from './servedHelper.js';
 
-const delay = monitorEventLoopDelay({ resolution: 10 });
-delay.enable();
-let utilization = performance.eventLoopUtilization();
-setInterval(() => {
-  const busy = performance.eventLoopUtilization(utilization).utilization;
-  utilization = performance.eventLoopUtilization();
-  const sample: ProbeSample = { at: Date.now(), maxDelayMs: delay.max / 1e6, busy, rssBytes: process.memoryUsage.rss() };
-  delay.reset();
-  process.stderr.write(`${PROBE_PREFIX}${JSON.stringify(sample)}\n`);
-}, PROBE_INTERVAL_MS).unref();
+// Worker threads inherit --import: the engine's thread blocks its own loop for seconds by design (see
+// engineWorker.ts), and only the main thread's loop answers requests.
+if (isMainThread) {
+  const delay = monitorEventLoopDelay({ resolution: 10 });
+  delay.enable();
+  let utilization = performance.eventLoopUtilization();
+  setInterval(() => {
+    const busy = performance.eventLoopUtilization(utilization).utilization;
+    utilization = performance.eventLoopUtilization();
+    const sample: ProbeSample = { at: Date.now(), maxDelayMs: delay.max / 1e6, busy, rssBytes: process.memoryUsage.rss() };
+    delay.reset();
+    process.stderr.write(`${PROBE_PREFIX}${JSON.stringify(sample)}\n`);
+  }, PROBE_INTERVAL_MS).unref();
+}

@@ -4,7 +4,7 @@
  * helper's event-loop delay and memory. Traffic goes to 127.0.0.1 only.
  */
 import { spawn } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, open, readFile, rm } from 'node:fs/promises';
 import { availableParallelism, cpus, loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { Readable } from 'node:stream';
@@ -74,30 +74,29 @@ export function startIdleProbe(): { readonly samples: readonly ProbeSample[]; st
 export async function startServedHelper(options: { weights?: string | undefined } = {}): Promise<ServedHelper> {
   const configHome = await mkdtemp(join(tmpdir(), 'gramstyle-bench-'));
   const env = { ...process.env, XDG_CONFIG_HOME: configHome, GRAMSTYLE_WEIGHTS: resolve(defaultWeightsPath(options.weights)) };
-  const child = spawn(process.execPath, ['--import', probe, cli, 'serve', '--port', '0'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
-  const exited = new Promise((done) => child.on('close', done));
+  // The request log goes to a file: a pipe that this (busy) process drained too slowly would block the helper's
+  // synchronous writes to stdout, and the bench would measure itself.
+  const logPath = join(configHome, 'helper.log');
+  const log = await open(logPath, 'w');
+  const child = spawn(process.execPath, ['--import', probe, cli, 'serve', '--port', '0'], { env, stdio: ['ignore', log.fd, 'pipe'] });
+  await log.close();
+  let exitCode: number | null | undefined;
+  const exited = new Promise((done) => child.on('close', (code) => done((exitCode = code))));
   const samples: ProbeSample[] = [];
-  collectProbeSamples(child.stderr, samples);
+  collectProbeSamples(child.stderr!, samples);
   const close = async (): Promise<void> => {
     child.kill('SIGTERM');
     await exited;
     await rm(configHome, { recursive: true, force: true });
   };
   try {
-    const url = await new Promise<string>((found, fail) => {
-      let output = '';
-      const findUrl = (chunk: Buffer) => {
-        output += chunk;
-        const match = /listening on (http:\/\/[^\s]+)/.exec(output);
-        if (!match) return;
-        // Keep draining the helper's request log (a full pipe would block it) without keeping it.
-        child.stdout.off('data', findUrl);
-        child.stdout.resume();
-        found(match[1]!);
-      };
-      child.stdout.on('data', findUrl);
-      void exited.then(() => fail(new Error(`the helper exited:\n${output}`)));
-    });
+    let url: string | undefined;
+    while (!url) {
+      const output = await readFile(logPath, 'utf8');
+      if (exitCode !== undefined) throw new Error(`the helper exited:\n${output}`);
+      url = /listening on (http:\/\/[^\s]+)/.exec(output)?.[1];
+      await sleep(100);
+    }
     const pair = spawn(process.execPath, [cli, 'pair'], { env });
     const token = await new Promise<string>((found) => {
       let output = '';
