@@ -5,9 +5,9 @@
  * blocked (measured inside the helper), the slowest health answer a bystander got, and how far the helper's memory
  * rose above where it was idle. It ends with PASS when no phase blocked the loop for 100 ms or grew memory by 100 MB.
  *
- *   npm run abuse [-- --seconds 5 --weights FILE]
+ *   npm run abuse [-- --seconds 5 --requests 2000 --weights FILE]
  *
- * Traffic goes to 127.0.0.1 only; each phase stops after --seconds and at most 2000 requests.
+ * Traffic goes to 127.0.0.1 only; each phase stops after --seconds or --requests, whichever comes first.
  */
 import { setMaxListeners } from 'node:events';
 import { connect } from 'node:net';
@@ -24,9 +24,11 @@ import {
   type ServedHelper,
 } from './servedHelper.js';
 
-const { values } = parseArgs({ options: { seconds: { type: 'string', default: '5' }, weights: { type: 'string' } } });
+const { values } = parseArgs({
+  options: { seconds: { type: 'string', default: '5' }, requests: { type: 'string', default: '2000' }, weights: { type: 'string' } },
+});
 const phaseMs = Number(values.seconds) * 1000;
-const MAX_REQUESTS_PER_PHASE = 2000;
+const maxRequestsPerPhase = Number(values.requests);
 const LIMITS = { delayMs: 100, rssBytes: 100 * 2 ** 20 };
 
 /**
@@ -191,7 +193,7 @@ async function runPhase(helper: ServedHelper, idle: ReturnType<typeof startIdleP
   const outcomes = new Map<string, number>();
   let requests = 0;
   const attackers = Array.from({ length: phase.concurrency }, async () => {
-    while (phase.attack && !over.aborted && requests < MAX_REQUESTS_PER_PHASE) {
+    while (phase.attack && !over.aborted && requests < maxRequestsPerPhase) {
       requests += 1;
       const outcome = await phase.attack(url, over);
       outcomes.set(outcome, (outcomes.get(outcome) ?? 0) + 1);

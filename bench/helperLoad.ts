@@ -5,6 +5,7 @@
  * helper's event loop was blocked at most.
  *
  *   npm run load [-- --size 128 --iterations 12 --clients 50 --hz 20 --rounds 3 --weights FILE]
+ *   npm run load -- --every-preview      the pollers ask without previewAfter (as before it existed), to compare
  *
  * Quiet and loaded runs alternate (--rounds pairs) and the median slowdown is the figure: on a shared machine, other
  * work comes and goes between two runs. The helper runs as its own process (`gramstyle serve`), as it does for users;
@@ -22,6 +23,7 @@ const { values } = parseArgs({
     clients: { type: 'string', default: '50' },
     hz: { type: 'string', default: '20' },
     rounds: { type: 'string', default: '3' },
+    'every-preview': { type: 'boolean', default: false },
     weights: { type: 'string' },
     'max-seconds': { type: 'string', default: '900' },
   },
@@ -45,7 +47,7 @@ try {
   function jobPoller(id: string): () => Promise<JobStatus> {
     let lastPreview: number | null = null;
     return async () => {
-      const query = lastPreview === null ? '' : `?previewAfter=${lastPreview}`;
+      const query = lastPreview === null || values['every-preview'] ? '' : `?previewAfter=${lastPreview}`;
       const response = await fetch(`${url}/v1/jobs/${id}${query}`, { headers });
       if (!response.ok) throw new Error(`status answered ${response.status}`);
       const status = jobStatusSchema.parse(await response.json());
@@ -70,7 +72,7 @@ try {
   }
 
   /** The job again, while `clients` pollers ask for health and its status at `hz` each. */
-  async function runLoadedJob(): Promise<{ seconds: number; latencies: number[]; failures: number; maxDelayMs: number }> {
+  async function runLoadedJob() {
     const latencies: number[] = [];
     let failures = 0;
     let loadRunning = true;
@@ -98,13 +100,18 @@ try {
       }
     });
     const startedAt = Date.now();
+    const clientCpuBefore = process.cpuUsage();
     const seconds = await runJob((id) => (jobId = id));
     loadRunning = false;
     await Promise.all(pollers);
-    return { seconds, latencies, failures, maxDelayMs: probeSummary(helper.samples, startedAt, Date.now()).maxDelayMs };
+    const { user, system } = process.cpuUsage(clientCpuBefore);
+    // This process's CPU, in cores: what the clients cost the machine, as panels would cost it (they run on it too).
+    const clientCores = (user + system) / 1e6 / ((Date.now() - startedAt) / 1000);
+    return { seconds, latencies, failures, clientCores, ...probeSummary(helper.samples, startedAt, Date.now()) };
   }
 
-  console.log(`helper at ${url}; job: ${size} px, ${iterations} iterations; ${clients} clients at ${hz} Hz`);
+  const asking = values['every-preview'] ? 'every status with the latest preview' : 'previews they have not seen';
+  console.log(`helper at ${url}; job: ${size} px, ${iterations} iterations; ${clients} clients at ${hz} Hz, asking for ${asking}`);
   await runJob(); // warm-up: first-use compilation and the style cache
   const slowdowns: number[] = [];
   for (let round = 1; round <= rounds; round++) {
@@ -119,7 +126,8 @@ try {
         `slowdown ${slowdown.toFixed(1)} %; ${latencies.length} requests ` +
         `(${(latencies.length / loaded.seconds).toFixed(0)}/s), ${loaded.failures} failed, latency p50 ` +
         `${percentile(0.5).toFixed(1)} ms, p99 ${percentile(0.99).toFixed(1)} ms; ` +
-        `helper event loop blocked at most ${loaded.maxDelayMs.toFixed(0)} ms`,
+        `helper event loop blocked at most ${loaded.maxDelayMs.toFixed(0)} ms, busy ${(loaded.meanBusy * 100).toFixed(0)} % ` +
+        `on average; the clients used ${loaded.clientCores.toFixed(2)} cores`,
     );
   }
   const median = [...slowdowns].sort((a, b) => a - b)[Math.floor(slowdowns.length / 2)]!;

@@ -119,8 +119,9 @@ export async function startServedHelper(options: { weights?: string | undefined 
 
 export interface ProbeSummary {
   readonly maxDelayMs: number;
-  /** How busy the event loop was in the busiest sample, 0–1. */
+  /** How busy the event loop was in the busiest sample, and on average, 0–1 (of one core, at most). */
   readonly maxBusy: number;
+  readonly meanBusy: number;
   readonly peakRssBytes: number;
 }
 
@@ -131,6 +132,7 @@ export function probeSummary(samples: readonly ProbeSample[], from: number, to: 
   return {
     maxDelayMs: Math.max(0, ...within.map((sample) => sample.maxDelayMs)),
     maxBusy: Math.max(0, ...within.map((sample) => sample.busy)),
+    meanBusy: within.reduce((sum, sample) => sum + sample.busy, 0) / Math.max(1, within.length),
     peakRssBytes: Math.max(0, ...within.map((sample) => sample.rssBytes)),
   };
 }
