@@ -1,11 +1,12 @@
 import { readFile } from 'node:fs/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { stylizeOptionsSchema } from '../shared/stylizeOptions.js';
-import { startHelperServer, type RunningHelper } from '../helper/server/index.js';
-import { expectError, HelperClient, samplePng } from './support/helperClient.js';
+import type { RunningHelper } from '../helper/server/index.js';
+import { expectError, type HelperClient } from './support/helperClient.js';
 import { cutAfterHeader, pngDeclaringSize, pngInflatingTo, solidPng } from './support/hostileImages.js';
 import { peakRssGrowth } from './support/hostileLoad.js';
-import { realWeightsPath, sharedImagePath } from './support/sharedAssets.js';
+import { sharedImagePath } from './support/sharedAssets.js';
+import { smallJobImages, startTestHelper } from './support/testHelper.js';
 
 /**
  * Issue 16, jobs: hostile images and options, a full queue, cancel storms, against a real helper (real HTTP on
@@ -20,18 +21,8 @@ let content: string;
 let style: string;
 
 beforeAll(async () => {
-  helper = await startHelperServer({
-    port: 0,
-    token: TOKEN,
-    backend: 'wasm',
-    weights: realWeightsPath(),
-    maxQueued: 1,
-    bodyLimitBytes: 8 * 1024 * 1024,
-    log: () => {},
-  });
-  client = new HelperClient(helper.url, TOKEN);
-  [content, style] = await Promise.all([samplePng(48, 40, ['#204080', '#f0c020']), samplePng(40, 40, ['#c03020', '#30c0a0'])]);
-  await helper.ready;
+  ({ helper, client } = await startTestHelper(TOKEN, { maxQueued: 1, bodyLimitBytes: 8 * 1024 * 1024 }));
+  [content, style] = await smallJobImages();
 });
 
 afterAll(async () => {
@@ -39,12 +30,6 @@ afterAll(async () => {
 });
 
 const base64 = (bytes: Buffer): string => bytes.toString('base64');
-
-/** Engine tensors not held by the style cache: what every job must leave as it found it. */
-async function jobTensors(): Promise<number> {
-  const memory = (await client.health()).details!.engineMemory!;
-  return memory.tensors - memory.cachedTensors;
-}
 
 /** Fills the queue (maxQueued 1): a long job running and one waiting. Returns a function that cancels both. */
 async function fillQueue(): Promise<() => Promise<void>> {
@@ -152,7 +137,7 @@ describe('hostile images (these held)', () => {
 
 describe('cancel storms (these held)', () => {
   it('survives 100 concurrent cancels of the running job and 100 of unknown ones: the next job runs, no tensor left', async () => {
-    const tensorsBefore = await jobTensors();
+    const tensorsBefore = await client.jobTensors();
     const running = await client.submitOk({ content, style, options: { size: 32, iterations: 10_000 } });
     await client.pollUntil(running, (status) => status.progress.iteration >= 1);
     const cancels = await Promise.all([
@@ -165,6 +150,6 @@ describe('cancel storms (these held)', () => {
 
     const next = await client.submitOk({ content, style, options: { size: 32, iterations: 2 } });
     expect((await client.pollUntil(next, (status) => status.status === 'done')).at(-1)!.result).toEqual({ width: 32, height: 27 });
-    expect(await jobTensors()).toBe(tensorsBefore);
+    expect(await client.jobTensors()).toBe(tensorsBefore);
   });
 });

@@ -1,10 +1,10 @@
 import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startHelperServer, type RunningHelper } from '../helper/server/index.js';
-import { expectError, HelperClient, rawRequest, samplePng } from './support/helperClient.js';
+import type { RunningHelper } from '../helper/server/index.js';
+import { expectError, rawRequest, type HelperClient } from './support/helperClient.js';
 import { sendPartialBody, sendThenHangUp } from './support/rawHttp.js';
 import { peakRssGrowth, waitForLine } from './support/hostileLoad.js';
-import { realWeightsPath } from './support/sharedAssets.js';
+import { smallJobImages, startTestHelper } from './support/testHelper.js';
 
 /**
  * Issue 16, before any job: what a hostile web page or a careless client can send to a real helper (real HTTP on
@@ -23,18 +23,8 @@ let style: string;
 const logLines: string[] = [];
 
 beforeAll(async () => {
-  helper = await startHelperServer({
-    port: 0,
-    token: TOKEN,
-    backend: 'wasm',
-    weights: realWeightsPath(),
-    maxQueued: 1,
-    bodyLimitBytes: BODY_LIMIT,
-    log: (line) => logLines.push(line),
-  });
-  client = new HelperClient(helper.url, TOKEN);
-  [content, style] = await Promise.all([samplePng(48, 40, ['#204080', '#f0c020']), samplePng(40, 40, ['#c03020', '#30c0a0'])]);
-  await helper.ready;
+  ({ helper, client } = await startTestHelper(TOKEN, { maxQueued: 1, bodyLimitBytes: BODY_LIMIT, log: (line) => logLines.push(line) }));
+  [content, style] = await smallJobImages();
 });
 
 afterAll(async () => {

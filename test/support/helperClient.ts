@@ -39,6 +39,12 @@ export class HelperClient {
     return answer.id;
   }
 
+  /** Engine tensors not held by the style cache: what every job must leave as it found it. */
+  async jobTensors(): Promise<number> {
+    const memory = (await this.health()).details!.engineMemory!;
+    return memory.tensors - memory.cachedTensors;
+  }
+
   async status(id: string): Promise<JobStatus> {
     return jobStatusSchema.parse(await (await this.fetch(`/v1/jobs/${id}`)).json());
   }
