@@ -45,16 +45,22 @@ export async function startHelperServer(options: HelperServerOptions): Promise<R
   await listen(server, host, options.port ?? DEFAULT_HELPER_PORT);
   server.on('error', (error) => log(`server error: ${error.message}`));
   const port = (server.address() as AddressInfo).port;
-  const engine = new EngineHost(
-    {
-      backend: options.backend ?? 'auto',
-      weightsFlag: options.weights,
-      styleCacheEntries: 8, // two or three scales per style image
-      previewIntervalMs: options.previewIntervalMs ?? 1000,
-      previewMaxSide: options.previewMaxSide ?? 256,
-    },
-    options.stallTimeoutMs === undefined ? {} : { stallTimeoutMs: options.stallTimeoutMs },
-  );
+  let engine: EngineHost;
+  try {
+    engine = new EngineHost(
+      {
+        backend: options.backend ?? 'auto',
+        weightsFlag: options.weights,
+        styleCacheEntries: 8, // two or three scales per style image
+        previewIntervalMs: options.previewIntervalMs ?? 1000,
+        previewMaxSide: options.previewMaxSide ?? 256,
+      },
+      options.stallTimeoutMs === undefined ? {} : { stallTimeoutMs: options.stallTimeoutMs },
+    );
+  } catch (error) {
+    server.close(); // a helper without an engine must not hold the port (its worker is missing: not built)
+    throw error;
+  }
   const queue = new JobQueue(engine, {
     maxQueued: options.maxQueued ?? 8,
     keepFinishedMs: options.keepFinishedMs ?? 30 * 60_000,
