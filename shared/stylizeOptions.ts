@@ -13,6 +13,16 @@ export const MAX_SIZE = 4096;
 export const MULTI_SCALE_AUTO_SIZE = 512;
 
 /**
+ * The most each style layer weight and the tv weight may be. Far above any use: the layer weights count only relative
+ * to each other (they are normalised), and a ratio of 10⁶ between two layers already leaves the smaller one without
+ * effect (0 turns a layer off); the tv term (a texture's is about 0.03, at most 2) at 10⁶ outweighs the strongest style
+ * term (β/α = 10⁴ at strength 100, times a style loss below 1 once converged) many times over, which leaves a flat
+ * image. Far below where a sum of weights or a weighted term overflows: unbounded, five weights of 1e308 summed to
+ * Infinity and the job returned the content as its result.
+ */
+export const MAX_LOSS_WEIGHT = 1e6;
+
+/**
  * Options of one style-transfer job. The CLI, the helper's HTTP API and the plugin all validate with this schema,
  * so defaults and limits live here only.
  */
@@ -35,12 +45,12 @@ export const stylizeOptionsSchema = z
     learningRate: z.number().positive().max(255).default(4),
     /** w_i of conv1_1 … conv5_1; normalised to sum to 1. */
     styleLayerWeights: z
-      .array(z.number().min(0))
+      .array(z.number().min(0).max(MAX_LOSS_WEIGHT))
       .length(STYLE_LAYERS.length)
       .refine((weights) => weights.some((w) => w > 0), 'at least one style layer weight must be positive')
       .default([1, 1, 1, 1, 1]),
     /** Weight of the optional total-variation smoothness term, relative to the content term. */
-    tvWeight: z.number().min(0).default(0),
+    tvWeight: z.number().min(0).max(MAX_LOSS_WEIGHT).default(0),
     /**
      * Coarse-to-fine: optimize at a low resolution first, then refine at twice the size until the requested one
      * (Gatys et al. 2017): reaches the style in fewer full-size steps and shows a first preview within seconds. `auto`

@@ -1,6 +1,6 @@
 import type { RgbImage } from '../engine/rgbImage.js';
 import type { StylizeOptions } from '../../shared/stylizeOptions.js';
-import { decodeImage } from './decode.js';
+import { decodeImage, type DecodeLimits } from './decode.js';
 import { resizeToLongSide } from './pixels.js';
 
 export interface StylizeImages {
@@ -19,10 +19,11 @@ export async function prepareStylizeImages(
   content: Buffer | string,
   style: Buffer | string,
   options: Pick<StylizeOptions, 'size'>,
+  limits: DecodeLimits = {},
 ): Promise<StylizeImages> {
   const [decodedContent, decodedStyle] = await Promise.allSettled([
-    decodeImage(content, 'content image'),
-    decodeImage(style, 'style image'),
+    decodeImage(content, 'content image', limits),
+    decodeImage(style, 'style image', limits),
   ]);
   if (decodedContent.status === 'rejected') throw decodedContent.reason;
   if (decodedStyle.status === 'rejected') throw decodedStyle.reason;
