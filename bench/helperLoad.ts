@@ -1,21 +1,20 @@
 /**
  * Load check of the helper (not a timed test): while a job runs, 50 clients poll health and the job's status at
- * 20 Hz each, as many open plugin panels would. Prints how much the job slowed down against the same job without
- * load, and the request latencies.
+ * 20 Hz each, as many open plugin panels would, each naming the last preview it has (previewAfter) as the panel does.
+ * Prints how much the job slowed down against the same job without load, the request latencies, and how long the
+ * helper's event loop was blocked at most.
  *
- *   npm run load [-- --size 128 --iterations 12 --clients 50 --hz 20 --weights FILE]
+ *   npm run load [-- --size 128 --iterations 12 --clients 50 --hz 20 --rounds 3 --weights FILE]
+ *   npm run load -- --every-preview      the pollers ask without previewAfter (as before it existed), to compare
  *
- * The helper runs as its own process (`gramstyle serve`), as it does for users; traffic goes to 127.0.0.1 only and
- * stops with the job (or after --max-seconds).
+ * Quiet and loaded runs alternate (--rounds pairs) and the median slowdown is the figure: on a shared machine, other
+ * work comes and goes between two runs. The helper runs as its own process (`gramstyle serve`), as it does for users;
+ * traffic goes to 127.0.0.1 only and stops with the job (or after --max-seconds).
  */
-import { spawn } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import sharp from 'sharp';
-import { bearer, healthSchema, jobStatusSchema } from '../shared/protocol.js';
+import { jobStatusSchema, type JobStatus } from '../shared/protocol.js';
+import { describeMachine, probeSummary, sleep, startServedHelper } from './servedHelper.js';
 
 const { values } = parseArgs({
   options: {
@@ -23,70 +22,48 @@ const { values } = parseArgs({
     iterations: { type: 'string', default: '12' },
     clients: { type: 'string', default: '50' },
     hz: { type: 'string', default: '20' },
+    rounds: { type: 'string', default: '3' },
+    'every-preview': { type: 'boolean', default: false },
     weights: { type: 'string' },
-    'max-seconds': { type: 'string', default: '600' },
+    'max-seconds': { type: 'string', default: '900' },
   },
 });
 const size = Number(values.size);
 const iterations = Number(values.iterations);
 const clients = Number(values.clients);
 const hz = Number(values.hz);
-const maxSeconds = Number(values['max-seconds']);
+const rounds = Number(values.rounds);
+const deadline = Date.now() + Number(values['max-seconds']) * 1000;
 
-const projectRoot = resolve(fileURLToPath(import.meta.url), '..', '..', '..');
-const configHome = await mkdtemp(join(tmpdir(), 'gramstyle-load-'));
-const child = spawn(process.execPath, [join(projectRoot, 'bin', 'gramstyle.js'), 'serve', '--port', '0'], {
-  env: {
-    ...process.env,
-    XDG_CONFIG_HOME: configHome,
-    ...(values.weights ? { GRAMSTYLE_WEIGHTS: resolve(values.weights) } : {}),
-  },
-  stdio: ['ignore', 'pipe', 'inherit'],
-});
-const deadline = Date.now() + maxSeconds * 1000;
+console.log(`machine: ${describeMachine()}`);
+const helper = await startServedHelper({ weights: values.weights });
+const { url, headers } = helper;
 
 try {
-  const url = await new Promise<string>((found, fail) => {
-    let output = '';
-    const findUrl = (chunk: Buffer) => {
-      output += chunk;
-      const match = /listening on (http:\/\/[^\s]+)/.exec(output);
-      if (!match) return;
-      // Keep draining the helper's request log (a full pipe would block it) without keeping it.
-      child.stdout.off('data', findUrl);
-      child.stdout.resume();
-      found(match[1]!);
-    };
-    child.stdout.on('data', findUrl);
-    child.on('exit', () => fail(new Error(`the helper exited:\n${output}`)));
-  });
-  const pair = spawn(process.execPath, [join(projectRoot, 'bin', 'gramstyle.js'), 'pair'], {
-    env: { ...process.env, XDG_CONFIG_HOME: configHome },
-  });
-  const token = await new Promise<string>((found) => {
-    let output = '';
-    pair.stdout.on('data', (chunk: Buffer) => (output += chunk));
-    pair.on('close', () => found(output.trim()));
-  });
-  const headers = { Authorization: bearer(token), 'Content-Type': 'application/json' };
-
-  for (;;) {
-    const health = healthSchema.parse(await (await fetch(`${url}/v1/health`, { headers })).json());
-    if (health.status === 'ready') break;
-    if (health.status === 'error') throw new Error(`the helper could not start: ${health.details?.message}`);
-    await sleep(200);
-  }
-
   const [content, style] = await Promise.all([pattern(size, '#2a6f97', '#f4d35e'), pattern(size, '#bc4b51', '#8cb369')]);
   const body = JSON.stringify({ content, style, options: { size, iterations } });
+
+  /** A client's view of a job: its status, asked with the iteration of the last preview it has (as the panel asks). */
+  function jobPoller(id: string): () => Promise<JobStatus> {
+    let lastPreview: number | null = null;
+    return async () => {
+      const query = lastPreview === null || values['every-preview'] ? '' : `?previewAfter=${lastPreview}`;
+      const response = await fetch(`${url}/v1/jobs/${id}${query}`, { headers });
+      if (!response.ok) throw new Error(`status answered ${response.status}`);
+      const status = jobStatusSchema.parse(await response.json());
+      if (status.preview) lastPreview = status.preview.iteration;
+      return status;
+    };
+  }
 
   /** Submits the job and polls it (10 Hz, like the plugin) until it ends; returns its wall time in seconds. */
   async function runJob(onCreated: (id: string) => void = () => {}): Promise<number> {
     const startedAt = performance.now();
     const created = (await (await fetch(`${url}/v1/jobs`, { method: 'POST', headers, body })).json()) as { id: string };
     onCreated(created.id);
+    const poll = jobPoller(created.id);
     for (;;) {
-      const status = jobStatusSchema.parse(await (await fetch(`${url}/v1/jobs/${created.id}`, { headers })).json());
+      const status = await poll();
       if (status.status === 'failed') throw new Error(`the job failed: ${status.error?.message}`);
       if (status.status !== 'queued' && status.status !== 'running') return (performance.now() - startedAt) / 1000;
       if (Date.now() > deadline) throw new Error('--max-seconds reached');
@@ -94,55 +71,70 @@ try {
     }
   }
 
-  console.log(`helper at ${url}; job: ${size} px, ${iterations} iterations`);
-  await runJob(); // warm-up: first-use compilation and the style cache
-  const quietSeconds = await runJob();
-  console.log(`without load: ${quietSeconds.toFixed(2)} s`);
-
-  const latencies: number[] = [];
-  let failures = 0;
-  let loadRunning = true;
-  let jobId = '';
-  const pollers = Array.from({ length: clients }, async (_, client) => {
-    await sleep((1000 / hz) * (client / clients)); // spread the clients over one period
-    for (let i = 0; loadRunning && Date.now() < deadline; i++) {
-      const tickStartedAt = performance.now();
-      const path = i % 2 === 0 || !jobId ? '/v1/health' : `/v1/jobs/${jobId}`;
-      try {
-        const response = await fetch(`${url}${path}`, { headers });
-        await response.arrayBuffer();
-        if (!response.ok) failures += 1;
-      } catch {
-        failures += 1;
+  /** The job again, while `clients` pollers ask for health and its status at `hz` each. */
+  async function runLoadedJob() {
+    const latencies: number[] = [];
+    let failures = 0;
+    let loadRunning = true;
+    let jobId = '';
+    const pollers = Array.from({ length: clients }, async (_, client) => {
+      await sleep((1000 / hz) * (client / clients)); // spread the clients over one period
+      let pollJob: (() => Promise<JobStatus>) | undefined;
+      for (let i = 0; loadRunning && Date.now() < deadline; i++) {
+        const tickStartedAt = performance.now();
+        if (jobId && !pollJob) pollJob = jobPoller(jobId);
+        try {
+          if (i % 2 === 1 && pollJob) {
+            await pollJob();
+          } else {
+            const response = await fetch(`${url}/v1/health`, { headers });
+            await response.arrayBuffer();
+            if (!response.ok) failures += 1;
+          }
+        } catch {
+          failures += 1;
+        }
+        const elapsed = performance.now() - tickStartedAt;
+        latencies.push(elapsed);
+        await sleep(Math.max(0, 1000 / hz - elapsed));
       }
-      const elapsed = performance.now() - tickStartedAt;
-      latencies.push(elapsed);
-      await sleep(Math.max(0, 1000 / hz - elapsed));
-    }
-  });
-  const loadedStartedAt = performance.now();
-  const loadedSeconds = await runJob((id) => (jobId = id));
-  loadRunning = false;
-  await Promise.all(pollers);
-  const loadSeconds = (performance.now() - loadedStartedAt) / 1000;
+    });
+    const startedAt = Date.now();
+    const clientCpuBefore = process.cpuUsage();
+    const seconds = await runJob((id) => (jobId = id));
+    loadRunning = false;
+    await Promise.all(pollers);
+    const { user, system } = process.cpuUsage(clientCpuBefore);
+    // This process's CPU, in cores: what the clients cost the machine, as panels would cost it (they run on it too).
+    const clientCores = (user + system) / 1e6 / ((Date.now() - startedAt) / 1000);
+    return { seconds, latencies, failures, clientCores, ...probeSummary(helper.samples, startedAt, Date.now()) };
+  }
 
-  latencies.sort((a, b) => a - b);
-  const percentile = (p: number) => latencies[Math.min(latencies.length - 1, Math.floor(p * latencies.length))]!;
-  console.log(`with ${clients} clients at ${hz} Hz: ${loadedSeconds.toFixed(2)} s`);
-  console.log(`slowdown: ${((loadedSeconds / quietSeconds - 1) * 100).toFixed(1)} %`);
-  console.log(
-    `requests: ${latencies.length} in ${loadSeconds.toFixed(1)} s (${(latencies.length / loadSeconds).toFixed(0)}/s), ` +
-      `${failures} failed; latency p50 ${percentile(0.5).toFixed(1)} ms, p99 ${percentile(0.99).toFixed(1)} ms, ` +
-      `max ${latencies[latencies.length - 1]!.toFixed(1)} ms`,
-  );
+  const asking = values['every-preview'] ? 'every status with the latest preview' : 'previews they have not seen';
+  console.log(`helper at ${url}; job: ${size} px, ${iterations} iterations; ${clients} clients at ${hz} Hz, asking for ${asking}`);
+  await runJob(); // warm-up: first-use compilation and the style cache
+  const slowdowns: number[] = [];
+  for (let round = 1; round <= rounds; round++) {
+    const quietSeconds = await runJob();
+    const loaded = await runLoadedJob();
+    const slowdown = (loaded.seconds / quietSeconds - 1) * 100;
+    slowdowns.push(slowdown);
+    const latencies = loaded.latencies.sort((a, b) => a - b);
+    const percentile = (p: number) => latencies[Math.min(latencies.length - 1, Math.floor(p * latencies.length))]!;
+    console.log(
+      `round ${round}: without load ${quietSeconds.toFixed(2)} s, with load ${loaded.seconds.toFixed(2)} s: ` +
+        `slowdown ${slowdown.toFixed(1)} %; ${latencies.length} requests ` +
+        `(${(latencies.length / loaded.seconds).toFixed(0)}/s), ${loaded.failures} failed, latency p50 ` +
+        `${percentile(0.5).toFixed(1)} ms, p99 ${percentile(0.99).toFixed(1)} ms; ` +
+        `helper event loop blocked at most ${loaded.maxDelayMs.toFixed(0)} ms, busy ${(loaded.meanBusy * 100).toFixed(0)} % ` +
+        `on average; the clients used ${loaded.clientCores.toFixed(2)} cores`,
+    );
+  }
+  const median = [...slowdowns].sort((a, b) => a - b)[Math.floor(slowdowns.length / 2)]!;
+  console.log(`slowdown: ${median.toFixed(1)} % (median of ${rounds} rounds; target < 10 %)`);
+  console.log(`machine at the end: ${describeMachine()}`);
 } finally {
-  child.kill('SIGTERM');
-  await new Promise((done) => child.on('close', done));
-  await rm(configHome, { recursive: true, force: true });
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((done) => setTimeout(done, ms));
+  await helper.close();
 }
 
 async function pattern(side: number, background: string, foreground: string): Promise<string> {

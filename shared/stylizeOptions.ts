@@ -16,17 +16,22 @@ export const MULTI_SCALE_AUTO_SIZE = 512;
 export const MIN_STYLE_SCALE = 0.25;
 export const MAX_STYLE_SCALE = 2;
 
+/**
+ * The most each style layer weight, style image weight and the tv weight may be. Far above any use: the layer and
+ * style image weights count only relative to each other (they are normalised), and a ratio of 10⁶ between two already
+ * leaves the smaller one without effect (0 turns it off); the tv term (a texture's is about 0.03, at most 2) at 10⁶
+ * outweighs the strongest style term (β/α = 10⁴ at strength 100, times a style loss below 1 once converged) many
+ * times over, which leaves a flat image. Far below where a sum of weights or a weighted term overflows: unbounded,
+ * five weights of 1e308 summed to Infinity and the job returned the content as its result.
+ */
+export const MAX_LOSS_WEIGHT = 1e6;
+
 /** How many style images one job may blend (jcjohnson/neural-style's -style_blend_weights). */
 export const MAX_STYLES = 4;
-/**
- * The most a style image's weight in a blend may be. Weights count only relative to each other (they are normalised
- * to sum to 1), so this is far above any use; bounded so that their sum can never overflow.
- */
-export const MAX_STYLE_WEIGHT = 1e6;
 export const NO_POSITIVE_STYLE_WEIGHT = 'at least one style weight must be positive';
 
 /** A style image's weight in a blend of several: relative to the others', 0 leaves it out. */
-export const styleWeightSchema = z.number().min(0).max(MAX_STYLE_WEIGHT);
+export const styleWeightSchema = z.number().min(0).max(MAX_LOSS_WEIGHT);
 
 /** The weights of a job's style images, in their order (the CLI's --style-blend). */
 export const styleBlendSchema = z
@@ -58,12 +63,12 @@ export const stylizeOptionsSchema = z
     learningRate: z.number().positive().max(255).default(4),
     /** w_i of conv1_1 … conv5_1; normalised to sum to 1. */
     styleLayerWeights: z
-      .array(z.number().min(0))
+      .array(z.number().min(0).max(MAX_LOSS_WEIGHT))
       .length(STYLE_LAYERS.length)
       .refine((weights) => weights.some((w) => w > 0), 'at least one style layer weight must be positive')
       .default([1, 1, 1, 1, 1]),
     /** Weight of the optional total-variation smoothness term, relative to the content term. */
-    tvWeight: z.number().min(0).default(0),
+    tvWeight: z.number().min(0).max(MAX_LOSS_WEIGHT).default(0),
     /**
      * Coarse-to-fine: optimize at a low resolution first, then refine at twice the size until the requested one
      * (Gatys et al. 2017): reaches the style in fewer full-size steps and shows a first preview within seconds. `auto`

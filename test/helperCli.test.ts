@@ -1,38 +1,24 @@
-import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { mkdtemp, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { GramstyleCli } from './support/gramstyleCli.js';
 import { HelperClient, samplePng } from './support/helperClient.js';
 import { realWeightsPath } from './support/sharedAssets.js';
 
-const CLI = resolve(import.meta.dirname, '..', 'bin', 'gramstyle.js');
 let home: string;
+let cli: GramstyleCli;
 
 beforeAll(async () => {
   home = await mkdtemp(join(tmpdir(), 'gramstyle-cli-home-'));
+  cli = new GramstyleCli(home, { GRAMSTYLE_WEIGHTS: realWeightsPath() });
 });
 
 afterAll(async () => {
   await rm(home, { recursive: true, force: true });
 });
 
-/** The CLI with a temporary HOME and config directory, so that the user's own token and services are untouched. */
-function gramstyle(args: string[]): ChildProcessWithoutNullStreams {
-  return spawn(process.execPath, [CLI, ...args], {
-    env: { ...process.env, HOME: home, XDG_CONFIG_HOME: join(home, '.config'), GRAMSTYLE_WEIGHTS: realWeightsPath() },
-  });
-}
-
-async function run(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const child = gramstyle(args);
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (chunk: Buffer) => (stdout += chunk));
-  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk));
-  const code = await new Promise<number | null>((done) => child.on('close', done));
-  return { code, stdout, stderr };
-}
+const run = (args: string[]) => cli.run(args);
 
 describe('gramstyle pair', () => {
   it('prints a 256-bit token, stored for the user only, the same every time', async () => {
@@ -40,9 +26,8 @@ describe('gramstyle pair', () => {
     expect(first.code).toBe(0);
     const token = first.stdout.trim();
     expect(token).toMatch(/^[0-9a-f]{64}$/);
-    const tokenFile = join(home, '.config', 'gramstyle', 'pairing-token');
-    expect(first.stderr).toContain(tokenFile);
-    expect((await stat(tokenFile)).mode & 0o777).toBe(0o600);
+    expect(first.stderr).toContain(cli.tokenFile);
+    expect((await stat(cli.tokenFile)).mode & 0o777).toBe(0o600);
     expect((await run(['pair'])).stdout.trim()).toBe(token);
   });
 });
@@ -57,18 +42,8 @@ describe('gramstyle serve', () => {
 
   it('serves the API with the paired token and stops cleanly on SIGTERM, canceling the running job', async () => {
     const token = (await run(['pair'])).stdout.trim();
-    const helper = gramstyle(['serve', '--port', '0', '--backend', 'wasm']);
-    let log = '';
-    helper.stderr.on('data', (chunk: Buffer) => (log += chunk));
-    const url = await new Promise<string>((found, fail) => {
-      helper.stdout.on('data', (chunk: Buffer) => {
-        log += chunk;
-        const match = /listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(log);
-        if (match) found(match[1]!);
-      });
-      helper.on('close', () => fail(new Error(`serve exited early:\n${log}`)));
-    });
-    const client = new HelperClient(url, token);
+    const helper = await cli.serve(['--port', '0', '--backend', 'wasm']);
+    const client = new HelperClient(helper.url, token);
     for (let health = await client.health(); health.status !== 'ready'; health = await client.health()) {
       expect(health.status).toBe('starting');
       await new Promise((resolveWait) => setTimeout(resolveWait, 100));
@@ -79,12 +54,10 @@ describe('gramstyle serve', () => {
     const id = await client.submitOk({ content, style, options: { size: 48, iterations: 500 } });
     await client.pollUntil(id, (status) => status.progress.iteration >= 1);
 
-    const exited = new Promise<number | null>((done) => helper.on('close', done));
-    helper.kill('SIGTERM');
-    expect(await exited).toBe(0);
-    expect(log).toMatch(/SIGTERM: stopping/);
-    expect(log).toContain(`job ${id} canceled`);
-    expect(log).toMatch(/stopped\n$/);
+    expect(await helper.stop()).toBe(0);
+    expect(helper.log()).toMatch(/SIGTERM: stopping/);
+    expect(helper.log()).toContain(`job ${id} canceled`);
+    expect(helper.log()).toMatch(/stopped\n$/);
   });
 });
 
@@ -94,7 +67,7 @@ describe('gramstyle service', () => {
     expect(result.code).toBe(0);
     const lines = result.stdout.split('\n');
     expect(lines[0]).toBe(`would write ${join(home, 'Library', 'LaunchAgents', 'dev.gramstyle.helper.plist')}:`);
-    expect(lines).toContain(`      <string>${CLI}</string>`);
+    expect(lines).toContain(`      <string>${GramstyleCli.path}</string>`);
     expect(lines).toContain('      <string>7416</string>');
     expect(lines.some((line) => line.startsWith('would run: launchctl bootstrap gui/'))).toBe(true);
   });

@@ -1,11 +1,12 @@
 import { readFile } from 'node:fs/promises';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { errorBodySchema, strengthRowResultSchema, type JobStatus } from '../shared/protocol.js';
+import { strengthRowResultSchema, type JobStatus } from '../shared/protocol.js';
 import { STRENGTH_ROW_ITERATIONS, STRENGTH_ROW_LENGTH, strengthRow } from '../shared/strengthRow.js';
-import { startHelperServer, type RunningHelper } from '../helper/server/index.js';
-import { HelperClient } from './support/helperClient.js';
-import { realWeightsPath, sharedImagePath } from './support/sharedAssets.js';
+import type { RunningHelper } from '../helper/server/index.js';
+import { expectError, type HelperClient } from './support/helperClient.js';
+import { sharedImagePath } from './support/sharedAssets.js';
+import { startTestHelper } from './support/testHelper.js';
 
 const TOKEN = 'c'.repeat(64);
 
@@ -17,34 +18,16 @@ let starryNight: string;
 let scream: string;
 
 beforeAll(async () => {
-  helper = await startHelperServer({
-    host: '127.0.0.1',
-    port: 0,
-    token: TOKEN,
-    backend: 'onnxruntime',
-    weights: realWeightsPath(),
-    previewIntervalMs: 0,
-    previewMaxSide: 32,
-    log: () => undefined,
-  });
-  client = new HelperClient(helper.url, TOKEN);
+  ({ helper, client } = await startTestHelper(TOKEN, { backend: 'onnxruntime', previewIntervalMs: 0, previewMaxSide: 32 }));
   const base64 = async (name: string) => (await readFile(sharedImagePath(name))).toString('base64');
   content = await base64('golden_gate.jpg');
   starryNight = await base64('starry_night.jpg');
   scream = await base64('the_scream.jpg');
-  await helper.ready;
 });
 
 afterAll(async () => {
   await helper?.close();
 });
-
-async function expectError(response: Response, status: number, code: string, pattern: RegExp): Promise<void> {
-  expect(response.status).toBe(status);
-  const body = errorBodySchema.parse(await response.json());
-  expect(body.error.code).toBe(code);
-  expect(body.error.message).toMatch(pattern);
-}
 
 const finished = (status: JobStatus): boolean => status.status !== 'queued' && status.status !== 'running';
 

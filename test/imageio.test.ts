@@ -150,6 +150,15 @@ describe('decodeImage', () => {
       /^content image: too large \(20000×20000 pixels; at most \d+ megapixels\)$/,
     );
   });
+
+  it('refuses an image longer than a given long side from its header', async () => {
+    const png = await rawSharp(rampImage(90, 60)).png().toBuffer();
+    await expectImageInputError(
+      decodeImage(png, 'style image', { maxLongSide: 64 }),
+      'style image: too large (90×60); the long side may be at most 64 pixels',
+    );
+    expect((await decodeImage(png, 'style image', { maxLongSide: 90 })).width).toBe(90);
+  });
 });
 
 describe('outputSize', () => {

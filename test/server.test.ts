@@ -1,10 +1,11 @@
 import { readFile } from 'node:fs/promises';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { errorBodySchema, healthSchema, type Health, type JobStatus } from '../shared/protocol.js';
-import { startHelperServer, type HelperServerOptions, type RunningHelper } from '../helper/server/index.js';
-import { HelperClient, rawRequest, samplePng } from './support/helperClient.js';
+import { errorBodySchema, healthSchema, jobStatusSchema, type Health, type JobStatus } from '../shared/protocol.js';
+import type { HelperServerOptions, RunningHelper } from '../helper/server/index.js';
+import { expectError, rawRequest, samplePng, type HelperClient } from './support/helperClient.js';
 import { realWeightsPath, sharedImagePath } from './support/sharedAssets.js';
+import { startTestHelper } from './support/testHelper.js';
 
 const TOKEN = 'a'.repeat(64);
 const BODY_LIMIT = 2 * 1024 * 1024;
@@ -15,39 +16,17 @@ let content: string;
 let style: string;
 const logLines: string[] = [];
 
-async function expectError(response: Response, status: number, code: string, messagePattern?: RegExp): Promise<string> {
-  expect(response.status).toBe(status);
-  expect(response.headers.get('content-type')).toMatch(/application\/json/);
-  const body = errorBodySchema.parse(await response.json());
-  expect(body.error.code).toBe(code);
-  if (messagePattern) expect(body.error.message).toMatch(messagePattern);
-  return body.error.message;
-}
-
-/** Engine tensors not held by the style cache: what every job must leave as it found it. */
-async function jobTensors(): Promise<number> {
-  const memory = (await client.health()).details!.engineMemory!;
-  return memory.tensors - memory.cachedTensors;
-}
-
 beforeAll(async () => {
-  helper = await startHelperServer({
-    host: '127.0.0.1',
-    port: 0,
-    token: TOKEN,
-    backend: 'wasm',
-    weights: realWeightsPath(),
+  ({ helper, client } = await startTestHelper(TOKEN, {
     maxQueued: 1,
     bodyLimitBytes: BODY_LIMIT,
     previewIntervalMs: 0,
     previewMaxSide: 32,
     log: (line) => logLines.push(line),
-  });
-  client = new HelperClient(helper.url, TOKEN);
+  }));
   const photo = await readFile(sharedImagePath('golden_gate.jpg'));
   const painting = await readFile(sharedImagePath('starry_night.jpg'));
   [content, style] = [photo.toString('base64'), painting.toString('base64')];
-  await helper.ready;
 });
 
 afterAll(async () => {
@@ -186,7 +165,7 @@ describe('validation', () => {
 
 describe('jobs', () => {
   it('runs a job from POST to result: progress goes up, previews appear, the PNG has the requested size', async () => {
-    const tensorsBefore = await jobTensors();
+    const tensorsBefore = await client.jobTensors();
     const id = await client.submitOk({ content, style, options: { size: 64, iterations: 6 } });
     const statuses = await client.pollUntil(id, (status) => status.status === 'done' || status.status === 'failed');
     const final = statuses[statuses.length - 1]!;
@@ -211,13 +190,29 @@ describe('jobs', () => {
     // The same style again at another strength: the Gram targets come from the cache; no tensor is left behind.
     const again = await client.submitOk({ content, style, options: { size: 64, iterations: 2, strength: 80 } });
     await client.pollUntil(again, (status) => status.status === 'done');
-    expect(await jobTensors()).toBe(tensorsBefore);
+    expect(await client.jobTensors()).toBe(tensorsBefore);
     expect(logLines.some((line) => line.includes(`job ${id} done`))).toBe(true);
     expect(logLines.some((line) => /^POST \/v1\/jobs 202/.test(line))).toBe(true);
   });
 
+  it('sends a preview only to a client that has not seen it (previewAfter), and refuses a bad previewAfter (400)', async () => {
+    const id = await client.submitOk({ content, style, options: { size: 48, iterations: 3 } });
+    const [done] = (await client.pollUntil(id, (status) => status.status === 'done')).slice(-1);
+    const latest = done!.preview!.iteration;
+    const statusAfter = async (query: string) =>
+      jobStatusSchema.parse(await (await client.fetch(`/v1/jobs/${id}?previewAfter=${query}`)).json());
+    expect((await statusAfter(String(latest))).preview).toBeNull();
+    expect((await statusAfter(String(latest + 5))).preview).toBeNull();
+    expect((await statusAfter(String(latest - 1))).preview).toEqual(done!.preview);
+    expect((await statusAfter('0')).preview).toEqual(done!.preview);
+    expect((await statusAfter(String(latest))).progress).toEqual(done!.progress);
+    for (const bad of ['-1', '1.5', 'abc', '', '1e3', '0x10', '%201', '1&previewAfter=2']) {
+      await expectError(await client.fetch(`/v1/jobs/${id}?previewAfter=${bad}`), 400, 'bad-request', /previewAfter/);
+    }
+  });
+
   it('cancels a running job within an iteration, frees its tensors, and runs the next one', async () => {
-    const tensorsBefore = await jobTensors();
+    const tensorsBefore = await client.jobTensors();
     const id = await client.submitOk({ content, style, options: { size: 64, iterations: 200 } });
     await client.pollUntil(id, (status) => status.progress.iteration >= 2);
     const cancel = await client.fetch(`/v1/jobs/${id}`, { method: 'DELETE' });
@@ -232,7 +227,7 @@ describe('jobs', () => {
     expect(canceled.status).toBe('canceled');
     expect(canceled.progress.iteration).toBeLessThan(200);
     expect(firstSeen!.status).not.toBe('failed');
-    expect(await jobTensors()).toBe(tensorsBefore);
+    expect(await client.jobTensors()).toBe(tensorsBefore);
   });
 
   it('refuses jobs beyond the queue bound (429), and cancels a queued job', async () => {
@@ -292,19 +287,11 @@ async function withOwnHelper(
   options: Partial<HelperServerOptions>,
   body: (ownClient: HelperClient) => Promise<void>,
 ): Promise<void> {
-  const own = await startHelperServer({
-    port: 0,
-    token: TOKEN,
-    backend: 'wasm',
-    weights: realWeightsPath(),
-    log: () => {},
-    ...options,
-  });
+  const own = await startTestHelper(TOKEN, options);
   try {
-    await own.ready;
-    await body(new HelperClient(own.url, TOKEN));
+    await body(own.client);
   } finally {
-    await own.close();
+    await own.helper.close();
   }
 }
 

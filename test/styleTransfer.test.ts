@@ -132,6 +132,22 @@ describe.each(TEST_NETWORKS)('style transfer end to end on %s (real VGG-19 weigh
     expect(tf.memory().numTensors).toBe(before);
   });
 
+  it('refuses an objective whose weights overflow instead of returning its start as the result', async () => {
+    // Beyond the options schema's bounds (the CLI and the HTTP API refuse these): layer weights whose sum overflows,
+    // a tv weight beyond float32. Either left the optimizer unable to move, and the content came back as "done".
+    const before = tf.memory().numTensors;
+    const valid = stylizeOptionsSchema.parse({ size: SIZE, iterations: 2 });
+    const overflowing = [
+      { ...valid, styleLayerWeights: [1e308, 1e308, 1e308, 1e308, 1e308] },
+      { ...valid, tvWeight: 1e308 },
+    ];
+    for (const options of overflowing) {
+      const run = transfer.run({ content, styles: oneStyle(style), options });
+      await expect(run, JSON.stringify(options)).rejects.toThrow(/objective/);
+    }
+    expect(tf.memory().numTensors).toBe(before);
+  });
+
   it('runs with Adam and with max pooling', async () => {
     const before = tf.memory().numTensors;
     const adam = await stylize({ optimizer: 'adam', iterations: 3 });

@@ -9,7 +9,7 @@ export async function pairCommand(argv: readonly string[]): Promise<number> {
   } catch (error) {
     throw argumentSyntaxError(error);
   }
-  const token = await loadOrCreatePairingToken();
+  const token = loadOrCreatePairingToken();
   process.stdout.write(`${token}\n`);
   process.stderr.write(`Paste this token into the Gramstyle plugin in Figma. It is stored in ${tokenPath()}.\n`);
   return 0;

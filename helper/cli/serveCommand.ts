@@ -1,7 +1,7 @@
 import { parseArgs } from 'node:util';
 import { DEFAULT_HELPER_PORT } from '../../shared/protocol.js';
 import { isBackendChoice } from '../engine/index.js';
-import { loadOrCreatePairingToken } from '../server/pairingToken.js';
+import { PairingTokenFile } from '../server/pairingToken.js';
 import { startHelperServer } from '../server/index.js';
 import { argumentSyntaxError, unknownBackendProblem } from './jobArgs.js';
 import { UsageError } from './usageError.js';
@@ -47,10 +47,12 @@ export async function serveCommand(argv: readonly string[], signal: AbortSignal)
   if (!['127.0.0.1', 'localhost', '::1'].includes(args.host)) {
     process.stderr.write(`gramstyle: warning: listening on ${args.host}, not only on this machine; anyone with the token can use it\n`);
   }
+  // The token file, followed while the helper runs: `gramstyle pair` and the helper always agree on the token.
+  const tokenFile = new PairingTokenFile();
   const helper = await startHelperServer({
     host: args.host,
     port: args.port,
-    token: await loadOrCreatePairingToken(),
+    token: () => tokenFile.current(),
     backend: args.backend as Parameters<typeof startHelperServer>[0]['backend'],
     weights: args.weights,
   });

@@ -30,6 +30,28 @@ export interface ObjectiveWeights {
   readonly tvWeight: number;
 }
 
+/**
+ * Refuses weights with which the objective degenerates: style layer weights whose sum is not a finite positive number
+ * (five times 1e308 overflows, and every coefficient wᵢ/Σw becomes 0), or a weight that is not finite once it is a
+ * float32 (the tensors' type), twice over for the tv weight (the tv term is at most 2). The optimizer could not move
+ * from its start, and the content would come back as the result. The options schema bounds every weight far below
+ * this (shared/stylizeOptions.ts); this check is for the engine's other callers.
+ */
+export function assertObjectiveWeightsFinite(weights: ObjectiveWeights): void {
+  const isFiniteFloat32 = (value: number): boolean => value >= 0 && Number.isFinite(Math.fround(value));
+  const layerWeightSum = weights.styleLayerWeights.reduce((sum, w) => sum + w, 0);
+  const problems = [
+    isFiniteFloat32(weights.styleRatio) ? null : `β/α = ${weights.styleRatio}`,
+    weights.styleLayerWeights.every((w) => w >= 0) && Number.isFinite(layerWeightSum) && layerWeightSum > 0
+      ? null
+      : `style layer weights ${weights.styleLayerWeights.join(', ')} (their sum must be finite and positive)`,
+    isFiniteFloat32(2 * weights.tvWeight) ? null : `tv weight ${weights.tvWeight}`,
+  ].filter((problem) => problem !== null);
+  if (problems.length > 0) {
+    throw new Error(`the objective would degenerate (a weight too large or not a number): ${problems.join('; ')}`);
+  }
+}
+
 /** The losses at one image: what progress reports. */
 export interface ObjectiveLosses {
   readonly contentLoss: number;

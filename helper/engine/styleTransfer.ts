@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { NO_POSITIVE_STYLE_WEIGHT, type StylizeOptions } from '../../shared/stylizeOptions.js';
 import type { ScaleProgress, StylizeProgress } from '../../shared/stylizeProgress.js';
-import type { GatysNetwork, ObjectiveLosses, ScaleObjective } from './gatysNetwork.js';
+import { assertObjectiveWeightsFinite, type GatysNetwork, type ObjectiveLosses, type ScaleObjective } from './gatysNetwork.js';
 import { curvatureAtScale, resizeImage, scaleSchedule, type ImageSize } from './multiScale.js';
 import { Adam } from './optimizers/adam.js';
 import { disposeCurvatureSteps, Lbfgs, type CurvatureStep } from './optimizers/lbfgs.js';
@@ -104,6 +104,8 @@ export class StyleTransfer {
       style: largestStyle.image,
       historySize: options.optimizer === 'lbfgs' ? options.lbfgsHistory : 0,
     });
+    const styleRatio = styleRatioForStrength(options.strength);
+    assertObjectiveWeightsFinite({ styleRatio, styleLayerWeights: options.styleLayerWeights, tvWeight: options.tvWeight });
     const schedule = scaleSchedule(content, options.iterations, options.multiScale);
     const contentPixels = imageToTensor(content);
     let styleTargets: StyleTargets | undefined;
@@ -124,7 +126,7 @@ export class StyleTransfer {
         options,
         startedAt,
         total: options.iterations,
-        styleRatio: styleRatioForStrength(options.strength),
+        styleRatio,
         styleTargets,
         pixels: colors.pixels,
         timeLeft: new TimeLeft(schedule),
@@ -265,9 +267,11 @@ export class StyleTransfer {
       objective = this.network.objective({ content: contentTarget, styleGrams: styleTargets.grams }, weights, options.pooling);
       for (let step = 1; step <= scale.iterations; step++) {
         const iteration = iterationsBefore + step;
-        latest = (await optimizer.step()).details;
+        const accepted = await optimizer.step();
+        latest = accepted.details;
         signal?.throwIfAborted();
-        if (!Number.isFinite(latest.contentLoss) || !Number.isFinite(latest.styleLoss)) {
+        // The total too: an overflowing total-variation term shows in neither the content nor the style loss.
+        if (![accepted.loss, latest.contentLoss, latest.styleLoss].every(Number.isFinite)) {
           throw new Error(`the optimization diverged at iteration ${iteration} (loss is not finite)`);
         }
         const now = performance.now();

@@ -15,12 +15,17 @@ const ACCEPTED_FORMATS_TEXT = 'a PNG, JPEG or WebP image';
  */
 export const MAX_INPUT_PIXELS = 100_000_000;
 
+export interface DecodeLimits {
+  /** Refuse images whose long side is longer, from their header (by default only MAX_INPUT_PIXELS applies). */
+  readonly maxLongSide?: number;
+}
+
 /**
  * Decodes a PNG, JPEG or WebP file (a path) or its bytes into 8-bit sRGB: turned upright by its EXIF orientation,
  * with any transparency flattened onto white (Figma frames are often transparent).
  * `label` says which image this is ("content image"); every error is an ImageInputError naming it.
  */
-export async function decodeImage(input: Buffer | string, label: string): Promise<RgbImage> {
+export async function decodeImage(input: Buffer | string, label: string, limits: DecodeLimits = {}): Promise<RgbImage> {
   const name = typeof input === 'string' ? `${label} ${input}` : label;
   const bytes = typeof input === 'string' ? await readImageFile(input, name) : input;
   if (bytes.length === 0) throw new ImageInputError(`${name}: empty (0 bytes)`);
@@ -37,6 +42,12 @@ export async function decodeImage(input: Buffer | string, label: string): Promis
   }
   if (metadata.width * metadata.height > MAX_INPUT_PIXELS) {
     throw tooLargeError(name, metadata.width, metadata.height);
+  }
+  const { maxLongSide = Number.POSITIVE_INFINITY } = limits;
+  if (Math.max(metadata.width, metadata.height) > maxLongSide) {
+    throw new ImageInputError(
+      `${name}: too large (${metadata.width}×${metadata.height}); the long side may be at most ${maxLongSide} pixels`,
+    );
   }
 
   try {

@@ -2,7 +2,7 @@ import type { RgbImage } from '../engine/rgbImage.js';
 import { styleImageLabel } from '../engine/styleTargets.js';
 import { MIN_IMAGE_SIDE } from '../engine/vggLayers.js';
 import type { StylizeOptions } from '../../shared/stylizeOptions.js';
-import { decodeImage } from './decode.js';
+import { decodeImage, type DecodeLimits } from './decode.js';
 import { outputSize, resizeToLongSide } from './pixels.js';
 
 export interface StylizeImages {
@@ -25,10 +25,11 @@ export async function prepareStylizeImages(
   content: Buffer | string,
   styles: ReadonlyArray<Buffer | string>,
   options: Pick<StylizeOptions, 'size' | 'styleScale'>,
+  limits: DecodeLimits = {},
 ): Promise<StylizeImages> {
   const decoded = await Promise.allSettled([
-    decodeImage(content, 'content image'),
-    ...styles.map((style, index) => decodeImage(style, styleImageLabel(index, styles.length))),
+    decodeImage(content, 'content image', limits),
+    ...styles.map((style, index) => decodeImage(style, styleImageLabel(index, styles.length), limits)),
   ]);
   const failed = decoded.find((outcome) => outcome.status === 'rejected');
   if (failed) throw failed.reason;

@@ -44,6 +44,14 @@ export interface JobQueueOptions {
 
 export class QueueFullError extends Error {}
 
+/** A place held in the queue while a job's images are decoded (see JobQueue.reserve). */
+export interface QueuePlace {
+  /** Queues the job in this place; returns its id. */
+  submit(input: JobInput): string;
+  /** Gives the place back unused; does nothing once the job is submitted. */
+  release(): void;
+}
+
 /**
  * Jobs in arrival order, one at a time on the engine. Finished jobs are kept for a while so that their result can be
  * fetched, then purged.
@@ -52,6 +60,8 @@ export class JobQueue {
   private readonly jobs = new Map<string, Job>();
   private readonly waiting: Job[] = [];
   private running: Job | undefined;
+  /** Places held by requests whose images are being decoded. */
+  private reserved = 0;
   private readonly purgeTimer: NodeJS.Timeout;
   private accepting = true;
 
@@ -71,11 +81,35 @@ export class JobQueue {
     return this.running !== undefined;
   }
 
-  submit(input: JobInput): string {
+  /**
+   * Holds a place for a job before its images are decoded: a full queue is refused (QueueFullError) before that
+   * work, and concurrent requests cannot all decode for the last place. The queue takes maxQueued jobs behind the
+   * running one.
+   */
+  reserve(): QueuePlace {
     if (!this.accepting) throw new QueueFullError('the helper is shutting down');
-    if (this.waiting.length >= this.options.maxQueued) {
+    const ahead = this.waiting.length + this.reserved + (this.running ? 1 : 0);
+    if (ahead >= this.options.maxQueued + 1) {
       throw new QueueFullError(`the queue is full (${this.options.maxQueued} jobs waiting); try again later`);
     }
+    this.reserved += 1;
+    let held = true;
+    const release = (): void => {
+      if (held) this.reserved -= 1;
+      held = false;
+    };
+    return {
+      submit: (input) => {
+        if (!held) throw new Error('this queue place was already used or given back');
+        release();
+        return this.enqueue(input);
+      },
+      release,
+    };
+  }
+
+  private enqueue(input: JobInput): string {
+    if (!this.accepting) throw new QueueFullError('the helper is shutting down');
     // A strength row's progress counts the iterations of all its previews.
     const images = input.kind === 'strength-row' ? input.strengths.length : 1;
     const job: Job = {
@@ -99,7 +133,8 @@ export class JobQueue {
     return job.id;
   }
 
-  status(id: string): JobStatus | undefined {
+  /** The job's state; with previewAfter, the preview only if it is newer than that iteration. */
+  status(id: string, previewAfter = -1): JobStatus | undefined {
     const job = this.jobs.get(id);
     if (!job) return undefined;
     const position = this.waiting.indexOf(job);
@@ -109,7 +144,7 @@ export class JobQueue {
       status: job.state,
       queuePosition: position >= 0 ? position + 1 : null,
       progress: job.progress,
-      preview: job.preview,
+      preview: job.preview && job.preview.iteration > previewAfter ? job.preview : null,
       result: job.result && resultSize(job.result),
       error: job.error,
     };

@@ -1,10 +1,10 @@
 import { createHash } from 'node:crypto';
 import express, { type NextFunction, type Request, type Response } from 'express';
-import sharp from 'sharp';
 import {
   API_PREFIX,
   createJobRequestSchema,
   healthSchema,
+  jobStatusQuerySchema,
   jobStatusSchema,
   strengthRowResultSchema,
   type CreateJobResponse,
@@ -16,18 +16,19 @@ import { strengthRow, strengthRowOptions } from '../../shared/strengthRow.js';
 import { describeIssues, MAX_SIZE } from '../../shared/stylizeOptions.js';
 import type { EngineHost } from '../jobs/engineHost.js';
 import { QueueFullError, type JobInput, type JobQueue } from '../jobs/jobQueue.js';
-import { styleImageLabel } from '../engine/index.js';
 import { ImageInputError, prepareStylizeImages } from '../imageio/index.js';
 import { HttpError } from './httpError.js';
-import { allowCors, presentsPairingToken, requireLocalHost, requirePairingToken } from './security.js';
+import { logRequests } from './requestLog.js';
+import { allowCors, limitDeclaredBody, presentsPairingToken, requireLocalHost, requirePairingToken } from './security.js';
 
 export interface AppContext {
   readonly version: string;
-  readonly token: string;
+  /** The current pairing token. */
+  readonly token: () => string;
   /** New for every start of the helper (see healthSchema). */
   readonly instanceId: string;
   /** The port the helper listens on: the only one a Host header may name. */
-  readonly port: () => number;
+  readonly port: number;
   readonly engine: EngineHost;
   readonly queue: JobQueue;
   readonly bodyLimitBytes: number;
@@ -40,6 +41,10 @@ export const MAX_INPUT_LONG_SIDE = MAX_SIZE;
 /**
  * The HTTP API. Thin on purpose: it validates with the shared schemas, translates to the job queue and back, and
  * turns every failure into `{"error": {"code", "message"}}` with the right status.
+ *
+ * Each request costs only as much as its sender has earned: the Host check, CORS preflights and health come first
+ * and read nothing but headers; everything else needs the token before its body's declared size is checked, and the
+ * body is read and parsed only after that, by the one route that takes a body.
  */
 export function createApp(context: AppContext): express.Express {
   const app = express();
@@ -49,7 +54,6 @@ export function createApp(context: AppContext): express.Express {
   app.use(logRequests(context.log));
   app.use(requireLocalHost(context.port));
   app.use(allowCors);
-  app.use(express.json({ limit: context.bodyLimitBytes }));
 
   const api = express.Router();
 
@@ -79,13 +83,15 @@ export function createApp(context: AppContext): express.Express {
   });
 
   api.use(requirePairingToken(context.token));
+  api.use(limitDeclaredBody(context.bodyLimitBytes));
 
   api.get('/pairing', (_request, response) => {
     const answer: PairingResponse = { paired: true };
     response.json(answer);
   });
 
-  api.post('/jobs', async (request, response) => {
+  // No inflating: a compressed body is refused (415) rather than expanded up to the limit.
+  api.post('/jobs', express.json({ limit: context.bodyLimitBytes, inflate: false }), async (request, response) => {
     const parsed = createJobRequestSchema.safeParse(request.body);
     if (!parsed.success) {
       const onlyOptions = parsed.error.issues.every((issue) => issue.path[0] === 'options');
@@ -99,35 +105,50 @@ export function createApp(context: AppContext): express.Express {
       throw new HttpError(503, 'not-ready', `the helper could not start: ${context.engine.status.message}`);
     }
     const { kind, content, styles, options } = parsed.data;
-    // A strength row renders small previews: its images are prepared at the row's size.
-    const jobOptions = kind === 'strength-row' ? strengthRowOptions(options) : options;
-    const contentBytes = Buffer.from(content, 'base64');
-    const styleBytes = styles.map((style) => Buffer.from(style.image, 'base64'));
-    await Promise.all([
-      checkInputSize(contentBytes, 'content image'),
-      ...styleBytes.map((bytes, index) => checkInputSize(bytes, styleImageLabel(index, styles.length))),
-    ]);
-    const images = await prepareStylizeImages(contentBytes, styleBytes, jobOptions).catch((error: unknown) => {
-      throw error instanceof ImageInputError ? new HttpError(400, 'invalid-image', error.message) : error;
-    });
-    const job = {
-      content: images.content,
-      styles: images.styles.map((image, index) => ({
-        image,
-        weight: styles[index]!.weight,
-        key: createHash('sha256').update(styleBytes[index]!).digest('hex'),
-      })),
-      options: jobOptions,
-    };
-    const input: JobInput =
-      kind === 'strength-row' ? { kind, strengths: strengthRow(options.strength), ...job } : { kind, ...job };
-    const id = context.queue.submit(input);
-    const answer: CreateJobResponse = { id };
-    response.status(202).location(`${API_PREFIX}/jobs/${id}`).json(answer);
+    // Before any image is decoded: a full queue costs nothing more than this answer.
+    const place = context.queue.reserve();
+    try {
+      // A strength row renders small previews: its images are prepared at the row's size.
+      const jobOptions = kind === 'strength-row' ? strengthRowOptions(options) : options;
+      const contentBytes = Buffer.from(content, 'base64');
+      const styleBytes = styles.map((style) => Buffer.from(style.image, 'base64'));
+      const limits = { maxLongSide: MAX_INPUT_LONG_SIDE };
+      const images = await prepareStylizeImages(contentBytes, styleBytes, jobOptions, limits).catch((error: unknown) => {
+        throw error instanceof ImageInputError ? new HttpError(400, 'invalid-image', error.message) : error;
+      });
+      const job = {
+        content: images.content,
+        styles: images.styles.map((image, index) => ({
+          image,
+          weight: styles[index]!.weight,
+          key: createHash('sha256').update(styleBytes[index]!).digest('hex'),
+        })),
+        options: jobOptions,
+      };
+      const input: JobInput =
+        kind === 'strength-row' ? { kind, strengths: strengthRow(options.strength), ...job } : { kind, ...job };
+      // A client that hung up would never learn the job's id, so could not cancel it: its job is not run.
+      if (response.destroyed) {
+        context.log('a job was not queued: its client left before it got the id');
+        return;
+      }
+      const id = place.submit(input);
+      response.once('close', () => {
+        if (response.writableFinished) return;
+        context.log(`job ${id} canceled: its client left before it got the id`);
+        context.queue.cancel(id);
+      });
+      const answer: CreateJobResponse = { id };
+      response.status(202).location(`${API_PREFIX}/jobs/${id}`).json(answer);
+    } finally {
+      place.release();
+    }
   });
 
   api.get('/jobs/:id', (request, response) => {
-    const status = context.queue.status(request.params.id);
+    const query = jobStatusQuerySchema.safeParse(request.query);
+    if (!query.success) throw new HttpError(400, 'bad-request', `invalid query: ${describeIssues(query.error).join('; ')}`);
+    const status = context.queue.status(request.params.id, query.data.previewAfter);
     if (!status) throw unknownJob(request.params.id);
     response.json(jobStatusSchema.parse(status));
   });
@@ -161,55 +182,43 @@ export function createApp(context: AppContext): express.Express {
   return app;
 }
 
-/** Refuses images whose header already says they are too large, before anything is decoded. */
-async function checkInputSize(bytes: Buffer, label: string): Promise<void> {
-  const { width, height } = await sharp(bytes, { limitInputPixels: false })
-    .metadata()
-    .catch(() => ({ width: 0, height: 0 })); // not an image at all: decoding reports that with the right words
-  if (Math.max(width, height) > MAX_INPUT_LONG_SIDE) {
-    throw new HttpError(
-      400,
-      'invalid-image',
-      `${label}: too large (${width}×${height}); the long side may be at most ${MAX_INPUT_LONG_SIDE} pixels`,
-    );
-  }
-}
-
 function unknownJob(id: string): HttpError {
   return new HttpError(404, 'not-found', `no job ${id} (finished jobs are kept for a while, then forgotten)`);
 }
 
-function logRequests(log: (line: string) => void) {
-  return (request: Request, response: Response, next: NextFunction): void => {
-    const startedAt = performance.now();
-    response.on('finish', () => {
-      const ms = (performance.now() - startedAt).toFixed(1);
-      log(`${request.method} ${request.originalUrl} ${response.statusCode} ${ms} ms`);
-    });
-    next();
-  };
-}
-
 /** The last middleware: every error becomes a JSON error body; nothing takes the helper down. */
 function sendError(log: (line: string) => void) {
-  return (error: unknown, _request: Request, response: Response, _next: NextFunction): void => {
+  return (error: unknown, request: Request, response: Response, _next: NextFunction): void => {
     const httpError = toHttpError(error);
     if (httpError.status >= 500) log(`error: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
     if (response.headersSent) {
       response.end();
       return;
     }
+    if (hasUnreadBody(request)) {
+      // Hanging up is what stops the sender: to keep the connection, Node would read (and drop) all the rest first.
+      response.setHeader('Connection', 'close');
+    }
     response.status(httpError.status).json(httpError.body);
   };
+}
+
+/** Whether the request came with a body that has not (all) been read: refused before its body was wanted. */
+function hasUnreadBody(request: Request): boolean {
+  const declaresBody = request.headers['transfer-encoding'] !== undefined || Number(request.headers['content-length'] ?? 0) > 0;
+  return declaresBody && !request.complete;
 }
 
 function toHttpError(error: unknown): HttpError {
   if (error instanceof HttpError) return error;
   if (error instanceof QueueFullError) return new HttpError(429, 'queue-full', error.message);
   // body-parser's errors carry a type and status.
-  const bodyError = error as { type?: string; status?: number; limit?: number; message?: string };
+  const bodyError = error as { type?: string; status?: number; limit?: number; encoding?: string; message?: string };
   if (bodyError.type === 'entity.too.large') {
-    return new HttpError(413, 'payload-too-large', `request body too large (the limit is ${bodyError.limit} bytes)`);
+    return new HttpError(413, 'payload-too-large', `request body too large (at most ${bodyError.limit} bytes)`);
+  }
+  if (bodyError.type === 'encoding.unsupported') {
+    return new HttpError(415, 'bad-request', `content encoding "${bodyError.encoding}" is not taken: send the JSON as it is`);
   }
   if (bodyError.type === 'entity.parse.failed') {
     return new HttpError(400, 'bad-request', `request body is not valid JSON: ${bodyError.message}`);

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { Server } from 'node:http';
+import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { DEFAULT_HELPER_PORT } from '../../shared/protocol.js';
 import type { BackendChoice } from '../engine/index.js';
@@ -12,7 +12,8 @@ export interface HelperServerOptions {
   readonly host?: string;
   /** 0 picks a free port. */
   readonly port?: number;
-  readonly token: string;
+  /** The pairing token, or where to get the current one (serve: the token file, see PairingTokenFile). */
+  readonly token: string | (() => string);
   readonly backend?: BackendChoice;
   /** --weights FILE; else GRAMSTYLE_WEIGHTS, the cache, or a download. */
   readonly weights?: string;
@@ -38,50 +39,55 @@ export interface RunningHelper {
 /** Starts the helper: the HTTP API at once, the engine (backend and weights) in its worker meanwhile. */
 export async function startHelperServer(options: HelperServerOptions): Promise<RunningHelper> {
   const log = options.log ?? ((line: string) => console.log(`${new Date().toISOString()} ${line}`));
-  const engine = new EngineHost(
-    {
-      backend: options.backend ?? 'auto',
-      weightsFlag: options.weights,
-      styleCacheEntries: 8, // two or three scales per style image
-      previewIntervalMs: options.previewIntervalMs ?? 1000,
-      previewMaxSide: options.previewMaxSide ?? 256,
-    },
-    options.stallTimeoutMs === undefined ? {} : { stallTimeoutMs: options.stallTimeoutMs },
-  );
+  const host = options.host ?? '127.0.0.1';
+  // Listening first: on a port in use the helper says so and stops before it has started an engine.
+  const server = createServer();
+  await listen(server, host, options.port ?? DEFAULT_HELPER_PORT);
+  server.on('error', (error) => log(`server error: ${error.message}`));
+  const port = (server.address() as AddressInfo).port;
+  let engine: EngineHost;
+  try {
+    engine = new EngineHost(
+      {
+        backend: options.backend ?? 'auto',
+        weightsFlag: options.weights,
+        styleCacheEntries: 8, // two or three scales per style image
+        previewIntervalMs: options.previewIntervalMs ?? 1000,
+        previewMaxSide: options.previewMaxSide ?? 256,
+      },
+      options.stallTimeoutMs === undefined ? {} : { stallTimeoutMs: options.stallTimeoutMs },
+    );
+  } catch (error) {
+    server.close(); // a helper without an engine must not hold the port (its worker is missing: not built)
+    throw error;
+  }
   const queue = new JobQueue(engine, {
     maxQueued: options.maxQueued ?? 8,
     keepFinishedMs: options.keepFinishedMs ?? 30 * 60_000,
     log,
   });
-  let port = options.port ?? DEFAULT_HELPER_PORT;
+  const { token } = options;
   const app = createApp({
     version: gramstyleVersion(),
-    token: options.token,
+    token: typeof token === 'string' ? () => token : token,
     instanceId: randomUUID(),
-    port: () => port,
+    port,
     engine,
     queue,
     bodyLimitBytes: options.bodyLimitBytes ?? 64 * 1024 * 1024,
     log,
   });
-  const host = options.host ?? '127.0.0.1';
-  const server = await new Promise<Server>((resolve, reject) => {
-    const listening = app.listen(port, host, () => resolve(listening));
-    listening.once('error', reject);
-  }).catch(async (error: unknown) => {
-    await engine.close();
-    throw error;
-  });
-  port = (server.address() as AddressInfo).port;
+  server.on('request', app);
   const ready = engine.ready();
   ready.then(
     () => log(`engine ready: ${engine.status.backend} on ${engine.status.device}`),
     (error: unknown) => log(`engine failed to start: ${error instanceof Error ? error.message : String(error)}`),
   );
-  log(`gramstyle helper listening on http://${host.includes(':') ? `[${host}]` : host}:${port}`);
+  const url = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
+  log(`gramstyle helper listening on ${url}`);
 
   return {
-    url: `http://${host.includes(':') ? `[${host}]` : host}:${port}`,
+    url,
     port,
     ready,
     async close() {
@@ -91,4 +97,32 @@ export async function startHelperServer(options: HelperServerOptions): Promise<R
       await engine.close();
     },
   };
+}
+
+/**
+ * Listens, or rejects with what the user can do about it. (Express's app.listen hands the error to its callback as if
+ * it were listening, and the helper hung.)
+ */
+function listen(server: Server, host: string, port: number): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const fail = (error: NodeJS.ErrnoException): void => reject(new Error(listenProblem(error, host, port)));
+    server.once('error', fail);
+    server.listen(port, host, () => {
+      server.off('error', fail);
+      resolve();
+    });
+  });
+}
+
+function listenProblem(error: NodeJS.ErrnoException, host: string, port: number): string {
+  switch (error.code) {
+    case 'EADDRINUSE':
+      return `port ${port} is in use (is another gramstyle helper running?)`;
+    case 'EACCES':
+      return `not allowed to listen on port ${port} (choose another with --port)`;
+    case 'EADDRNOTAVAIL':
+      return `cannot listen on ${host}: it is not an address of this machine`;
+    default:
+      return `cannot listen on ${host}:${port}: ${error.message}`;
+  }
 }

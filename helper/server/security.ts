@@ -8,10 +8,10 @@ const LOOPBACK_HOSTNAMES = ['localhost', '127.0.0.1', '[::1]'];
  * DNS rebinding defence: a web page can point its own host name at 127.0.0.1, but its requests then carry that
  * name in Host. Only the loopback names with our port are accepted.
  */
-export function requireLocalHost(port: () => number) {
+export function requireLocalHost(port: number) {
+  const allowed = LOOPBACK_HOSTNAMES.map((name) => `${name}:${port}`);
   return (request: Request, _response: Response, next: NextFunction): void => {
     const host = (request.headers.host ?? '').toLowerCase();
-    const allowed = LOOPBACK_HOSTNAMES.map((name) => `${name}:${port()}`);
     if (!allowed.includes(host)) {
       throw new HttpError(403, 'forbidden-host', `requests must be addressed to ${allowed.join(', ')} (got Host: ${host || 'none'})`);
     }
@@ -45,19 +45,38 @@ function bearerToken(request: Request): string | null {
 }
 
 /** Whether the request carries the right token (for answers that say more to the paired plugin). */
-export function presentsPairingToken(request: Request, token: string): boolean {
+export function presentsPairingToken(request: Request, token: () => string): boolean {
   const presented = bearerToken(request);
-  return presented !== null && tokenMatches(presented, token);
+  return presented !== null && tokenMatches(presented, token());
 }
 
-export function requirePairingToken(token: string) {
+/** `token` gives the current token: it follows the token file that `gramstyle pair` prints (see PairingTokenFile). */
+export function requirePairingToken(token: () => string) {
   return (request: Request, _response: Response, next: NextFunction): void => {
     const presented = bearerToken(request);
     if (presented === null) {
       throw new HttpError(401, 'unauthorized', 'missing pairing token: send "Authorization: Bearer <token>" (run `gramstyle pair` to see it)');
     }
-    if (!tokenMatches(presented, token)) {
+    if (!tokenMatches(presented, token())) {
       throw new HttpError(401, 'unauthorized', 'wrong pairing token (run `gramstyle pair` to see the right one)');
+    }
+    next();
+  };
+}
+
+/**
+ * Refuses a body by the size it declares, before any of it is read. (body-parser checks Content-Length too, but
+ * then reads the whole declared body, 10 GB if so declared, before it answers.) A body of undeclared length
+ * (chunked) is refused as well: its size could only be learnt by reading it, and browsers' fetch always declares it.
+ */
+export function limitDeclaredBody(limitBytes: number) {
+  return (request: Request, _response: Response, next: NextFunction): void => {
+    if (request.headers['transfer-encoding'] !== undefined) {
+      throw new HttpError(411, 'bad-request', 'send the body with a Content-Length (a chunked body is not taken)');
+    }
+    const declared = Number(request.headers['content-length'] ?? 0);
+    if (declared > limitBytes) {
+      throw new HttpError(413, 'payload-too-large', `request body too large: ${declared} bytes, at most ${limitBytes} bytes`);
     }
     next();
   };

@@ -1,6 +1,7 @@
 import { request as httpRequest } from 'node:http';
 import sharp from 'sharp';
-import { bearer, healthSchema, jobStatusSchema, type Health, type JobStatus } from '../../shared/protocol.js';
+import { expect } from 'vitest';
+import { bearer, errorBodySchema, healthSchema, jobStatusSchema, type Health, type JobStatus } from '../../shared/protocol.js';
 
 /** A small test client for a running helper: real HTTP over loopback. */
 export class HelperClient {
@@ -38,6 +39,12 @@ export class HelperClient {
     return answer.id;
   }
 
+  /** Engine tensors not held by the style cache: what every job must leave as it found it. */
+  async jobTensors(): Promise<number> {
+    const memory = (await this.health()).details!.engineMemory!;
+    return memory.tensors - memory.cachedTensors;
+  }
+
   async status(id: string): Promise<JobStatus> {
     return jobStatusSchema.parse(await (await this.fetch(`/v1/jobs/${id}`)).json());
   }
@@ -54,6 +61,16 @@ export class HelperClient {
       await new Promise((resolve) => setTimeout(resolve, 50));
     }
   }
+}
+
+/** Expects an error answer `{"error": {"code", "message"}}` with this status and code; returns its message. */
+export async function expectError(response: Response, status: number, code: string, messagePattern?: RegExp): Promise<string> {
+  expect(response.status).toBe(status);
+  expect(response.headers.get('content-type')).toMatch(/application\/json/);
+  const body = errorBodySchema.parse(await response.json());
+  expect(body.error.code).toBe(code);
+  if (messagePattern) expect(body.error.message).toMatch(messagePattern);
+  return body.error.message;
 }
 
 /** A raw request with any Host header (fetch does not let a caller set Host). */
