@@ -10,7 +10,13 @@ import type { PixelParameterization } from './pixelParameterization.js';
 import { colorControl } from './preserveColors.js';
 import { imageFromTensor, imageToTensor, type RgbImage } from './rgbImage.js';
 import { styleRatioForStrength } from './strength.js';
-import { StyleTargets, styleImageLabel, type ScaleStyleTargets, type StyleTargetCache, type WeightedStyle } from './styleTargets.js';
+import {
+  StyleTargets,
+  styleImageLabel,
+  type ScaleStyleTargets,
+  type StyleTargetCache,
+  type WeightedStyle,
+} from './styleTargets.js';
 import { TimeLeft } from './timeLeft.js';
 import { MIN_IMAGE_SIDE } from './vggLayers.js';
 
@@ -92,16 +98,17 @@ export class StyleTransfer {
     for (const [index, style] of styles.entries()) {
       assertLargeEnough(style.image, styleImageLabel(index, styles.length));
     }
-    if (request.start && (request.start.width !== content.width || request.start.height !== content.height)) {
+    const { start } = request;
+    if (start && (start.width !== content.width || start.height !== content.height)) {
       throw new Error(
-        `the start image is ${request.start.width}×${request.start.height}, the content ${content.width}×${content.height}: ` +
+        `the start image is ${start.width}×${start.height}, the content ${content.width}×${content.height}: ` +
           'they must be of one size',
       );
     }
-    const largestStyle = styles.reduce((a, b) => (b.image.width * b.image.height > a.image.width * a.image.height ? b : a));
+    const pixelsOf = (style: WeightedStyle) => style.image.width * style.image.height;
     this.network.assertFits({
       content,
-      style: largestStyle.image,
+      style: styles.reduce((largest, style) => (pixelsOf(style) > pixelsOf(largest) ? style : largest)).image,
       historySize: options.optimizer === 'lbfgs' ? options.lbfgsHistory : 0,
     });
     const styleRatio = styleRatioForStrength(options.strength);
@@ -202,8 +209,9 @@ export class StyleTransfer {
   /**
    * Runs one scale's iterations from `start` against the targets of `contentVariable` (the content at this scale as
    * the optimizer's variable, still the caller's) and of the styles. `start` and `carriedSteps` (the coarser scale's
-   * L-BFGS steps, mapped to this scale) are taken over. Resolves to the scale's result, its own L-BFGS steps (both owned by the caller) and the
-   * losses at its last accepted point; everything else it made is disposed, also when it throws.
+   * L-BFGS steps, mapped to this scale) are taken over. Resolves to the scale's result, its own L-BFGS steps (both
+   * owned by the caller) and the losses at its last accepted point; everything else it made is disposed, also when it
+   * throws.
    */
   private async optimizeAtScale(
     job: Job,
