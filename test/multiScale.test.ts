@@ -1,11 +1,12 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { stylizeOptionsSchema, type StylizeOptionsInput } from '../shared/stylizeOptions.js';
+import { MAX_SIZE, stylizeOptionsSchema, type StylizeOptionsInput } from '../shared/stylizeOptions.js';
 import {
   oneStyle,
   StyleTransfer,
   TfjsGatysNetwork,
   scaleSchedule,
+  MAX_SCALES,
   type GatysNetwork,
   type RgbImage,
   type StyleGrams,
@@ -65,6 +66,11 @@ describe('the scale schedule', () => {
       expect(schedule.every((s) => s.iterations >= 1)).toBe(true);
       expect(schedule.at(-1)).toMatchObject({ width: 4096, height: 4096 });
     }
+  });
+
+  it('has at most MAX_SCALES scales (what the helper sizes its Gram cache by), at the largest output', () => {
+    expect(MAX_SCALES).toBe(6);
+    expect(scaleSchedule({ width: MAX_SIZE, height: MAX_SIZE }, 200, 'auto')).toHaveLength(MAX_SCALES);
   });
 });
 

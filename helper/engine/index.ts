@@ -32,7 +32,7 @@ export { oneStyle, styleImageLabel } from './styleTargets.js';
 export type { StyleTargetCache, WeightedStyle } from './styleTargets.js';
 export { renderStrengthRow } from './strengthRow.js';
 export type { StrengthRowRequest, StrengthRowResult } from './strengthRow.js';
-export { scaleSchedule, COARSEST_LONG_SIDE, FINAL_SCALE_SHARE, MIN_FINAL_ITERATIONS } from './multiScale.js';
+export { scaleSchedule, COARSEST_LONG_SIDE, MAX_SCALES, FINAL_SCALE_SHARE, MIN_FINAL_ITERATIONS } from './multiScale.js';
 export type { MultiScaleMode, Scale } from './multiScale.js';
 export { styleRatioForStrength } from './strength.js';
 export type { RgbImage } from './rgbImage.js';

@@ -5,6 +5,7 @@
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import * as tf from '@tensorflow/tfjs-core';
+import { MAX_STYLES } from '../../shared/stylizeOptions.js';
 import { renderStrengthRow, type ProgressEvent, type RgbImage, type StyleGrams, type StylizeRequest } from '../engine/index.js';
 import { liveOnnxSessions } from '../engine/onnx/onnxGatysNetwork.js';
 import { loadEngine, type LoadedEngine } from '../loadEngine.js';
@@ -35,7 +36,10 @@ function resultImages(result: EngineJobResult): RgbImage[] {
 class StyleGramCache {
   private readonly entries = new Map<string, StyleGrams>();
 
-  constructor(private readonly capacity: number) {}
+  constructor(private readonly capacity: number) {
+    // Fewer entries than one scale's styles would evict Grams the running job still holds.
+    if (capacity < MAX_STYLES) throw new Error(`the style Gram cache needs at least ${MAX_STYLES} entries, got ${capacity}`);
+  }
 
   async get(key: string, compute: () => Promise<StyleGrams>): Promise<StyleGrams> {
     const cached = this.entries.get(key);
