@@ -2,7 +2,8 @@ import * as tf from '@tensorflow/tfjs-core';
 import { NO_POSITIVE_STYLE_WEIGHT, type StylizeOptions } from '../../shared/stylizeOptions.js';
 import type { ScaleProgress, StylizeProgress } from '../../shared/stylizeProgress.js';
 import { assertObjectiveWeightsFinite, type GatysNetwork, type ObjectiveLosses, type ScaleObjective } from './gatysNetwork.js';
-import { curvatureAtScale, resizeImage, scaleSchedule, type ImageSize } from './multiScale.js';
+import { curvatureAtScale, resizeImage, scaleSchedule } from './multiScale.js';
+import { initialImage, refinedStart } from './scaleStart.js';
 import { Adam } from './optimizers/adam.js';
 import { disposeCurvatureSteps, Lbfgs, type CurvatureStep } from './optimizers/lbfgs.js';
 import type { Evaluation, Optimizer } from './optimizers/objective.js';
@@ -144,7 +145,9 @@ export class StyleTransfer {
         // content target.
         const contentVariable = tf.tidy(() => job.pixels.fromRgb(resizeImage(contentPixels, scale)));
         try {
-          const start = image ? this.refinedStart(job, image, contentVariable) : this.initialImage(job, contentVariable);
+          const start = image
+            ? refinedStart(job.options.init, image, contentVariable)
+            : initialImage(job.pixels, job.request.start, job.options, contentVariable);
           image?.dispose();
           image = undefined;
           const carriedSteps = curvatureAtScale(coarseSteps, scale);
@@ -172,38 +175,6 @@ export class StyleTransfer {
       styleTargets?.dispose();
       contentPixels.dispose();
     }
-  }
-
-  /**
-   * The first scale's start: the request's start image, or the content, or seeded noise, as the optimizer's variable.
-   * Owned by the caller.
-   */
-  private initialImage(job: Job, contentVariable: tf.Tensor4D): tf.Tensor4D {
-    const [, height, width] = contentVariable.shape;
-    const { start } = job.request;
-    if (start) return tf.tidy(() => job.pixels.fromRgb(resizeImage(imageToTensor(start), { width, height })));
-    if (job.options.init === 'noise') {
-      return noiseImage(job.pixels, { width, height }, job.options.seed);
-    }
-    return tf.clone(contentVariable);
-  }
-
-  /**
-   * A finer scale's start: the coarser result upsampled, plus (for jobs that start from the content) the content's
-   * own detail at this scale, which downsampling had removed. Upsampling alone blurs, and the blur is far from both
-   * the content's conv4_2 features and the style's fine Gram matrices: measured at 256 px, the fine scale then
-   * needed more of its expensive iterations to get back to the content.
-   */
-  private refinedStart(job: Job, coarse: tf.Tensor4D, contentVariable: tf.Tensor4D): tf.Tensor4D {
-    return tf.tidy(() => {
-      const [, scaleHeight, scaleWidth] = contentVariable.shape;
-      const scale = { width: scaleWidth, height: scaleHeight };
-      const upsampled = resizeImage(coarse, scale);
-      if (job.options.init !== 'content') return upsampled;
-      const [, height, width] = coarse.shape;
-      const contentDetail = tf.sub(contentVariable, resizeImage(resizeImage(contentVariable, { width, height }), scale));
-      return tf.add(upsampled, contentDetail) as tf.Tensor4D;
-    });
   }
 
   /**
@@ -320,13 +291,6 @@ function assertLargeEnough(image: RgbImage, label: string): void {
         `${MIN_IMAGE_SIDE} pixels (use a larger size or a less elongated image)`,
     );
   }
-}
-
-/** Uniform noise over the whole pixel range, as the optimizer's variable; repeatable through the seed. */
-function noiseImage(pixels: PixelParameterization, size: ImageSize, seed: number): tf.Tensor4D {
-  return tf.tidy(() =>
-    pixels.fromRgb(tf.randomUniform([1, size.height, size.width, 3], 0, 255, 'float32', seed) as tf.Tensor4D),
-  );
 }
 
 /** What the user sees of the variable x, scaled down so that its long side is at most maxSide. */
