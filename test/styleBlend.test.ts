@@ -130,9 +130,16 @@ describeOnEachNetwork('blending several styles on %s (real VGG-19, 64 px)', (net
     expect(distance(end, target)).toBeLessThan(distance(end, b));
   });
 
-  it('refuses a job whose style weights are all 0', async () => {
+  it('refuses a job whose style weights are all 0, negative or not numbers', async () => {
     await expect(stylize([{ image: starryNight, weight: 0 }], { iterations: 1 })).rejects.toThrow(
       'at least one style weight must be positive',
     );
+    const [nan, negative] = [Number.NaN, -1].map((weight) => [
+      { image: starryNight, weight: 2 },
+      { image: starryNight, weight },
+    ]);
+    const refusal = 'style image 2: its weight must be a finite number ≥ 0, got';
+    await expect(stylize(nan!, { iterations: 1 })).rejects.toThrow(`${refusal} NaN`);
+    await expect(stylize(negative!, { iterations: 1 })).rejects.toThrow(`${refusal} -1`);
   });
 });

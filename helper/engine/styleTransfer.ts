@@ -93,11 +93,15 @@ export class StyleTransfer {
     const startedAt = performance.now();
     signal?.throwIfAborted();
     assertLargeEnough(content, 'content image');
+    for (const [index, style] of styles.entries()) {
+      const label = styleImageLabel(index, styles.length);
+      if (!Number.isFinite(style.weight) || style.weight < 0) {
+        throw new Error(`${label}: its weight must be a finite number ≥ 0, got ${style.weight}`);
+      }
+      assertLargeEnough(style.image, label);
+    }
     if (!styles.some((style) => style.weight > 0)) {
       throw new Error(styles.length === 0 ? 'a style transfer needs a style image' : NO_POSITIVE_STYLE_WEIGHT);
-    }
-    for (const [index, style] of styles.entries()) {
-      assertLargeEnough(style.image, styleImageLabel(index, styles.length));
     }
     const { start } = request;
     if (start && (start.width !== content.width || start.height !== content.height)) {
