@@ -111,6 +111,9 @@ describe('the creative controls in the panel, in Chromium against a real helper'
     // Nothing was inserted: the row only previews.
     expect(figma.images.size).toBe(0);
     expect(await panel.isEnabled('#stylize')).toBe(true);
+    // Other colours would make other pictures: the row goes rather than offer stale previews.
+    await panel.selectOption('#preserve-colors', 'luminance');
+    await expect.poll(() => panel.$$('#strength-row button').then((buttons) => buttons.length)).toBe(0);
     expect(unexpectedConsoleErrors(harness)).toEqual([]);
   });
 

@@ -22,6 +22,8 @@ export class Panel {
   private run: StylizeRun | null = null;
   /** The last strength row; only one of the two runs at a time. */
   private row: StylizeRun | null = null;
+  /** What the row's previews show apart from the strength (rowLook()); other frames or settings make it stale. */
+  private rowShows = '';
   private saveTimer: ReturnType<typeof setTimeout> | undefined;
   private readonly view: PanelView;
   private readonly form: SettingsForm;
@@ -59,8 +61,6 @@ export class Panel {
       this.connection = new HelperConnection(client, () => this.render(), () => this.run?.active === true && this.run.stage !== 'reconnecting');
       void this.connection.check();
     } else {
-      // A strength row previews its frames: another selection makes it stale.
-      if (this.row && !this.row.active && frameIds(notice.selection) !== frameIds(this.selection)) this.row = null;
       this.selection = notice.selection;
       this.frames.render(this.selection);
     }
@@ -104,6 +104,7 @@ export class Panel {
     const row = this.newRun('strength-row');
     if (!row) return;
     this.row = row;
+    this.rowShows = this.rowLook();
     void row.start();
   }
 
@@ -152,7 +153,19 @@ export class Panel {
     this.saveTimer = setTimeout(() => this.bridge.post({ type: 'save-settings', settings: this.form.settings }), SAVE_DELAY_MS);
   }
 
+  /**
+   * What a strength row's previews depend on besides the strength: the frames, their weights and the other
+   * settings (size and iterations do not apply to the row's small previews).
+   */
+  private rowLook(): string {
+    const { strength, size, iterations, ...look } = this.form.settings;
+    const frames = this.selection?.state === 'ready' ? [this.selection.content.id, this.frames.styles] : null;
+    return JSON.stringify({ look, frames });
+  }
+
   private render(): void {
+    // A finished row whose frames or settings changed would offer previews of another picture.
+    if (this.row && !this.row.active && this.rowShows !== this.rowLook()) this.row = null;
     const focused = this.doc.activeElement;
     this.view.renderHelper(this.connection?.state ?? { kind: 'checking' });
     const blocker = this.stylizeBlocker();
@@ -164,10 +177,4 @@ export class Panel {
       [insertAgain, stylize].find((button) => !button.hidden && !button.disabled && button !== focused)?.focus();
     }
   }
-}
-
-/** The frames a selection names, whatever their roles ('' for none). */
-function frameIds(selection: SelectionState | null): string {
-  if (selection?.state !== 'ready') return '';
-  return [selection.content, ...selection.styles].map((frame) => frame.id).sort().join(' ');
 }

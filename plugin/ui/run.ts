@@ -98,6 +98,9 @@ export class StylizeRun {
       const styleSize = styleExportSize(size, this.settings.styleScale);
       const exported = await this.bridge.request({ type: 'export', contentId, styleIds, size, styleSize });
       if (this.isCanceled()) return;
+      if (exported.styles.length !== styles.length) {
+        throw new Error(`Figma exported ${exported.styles.length} style frames of the ${styles.length} asked for.`);
+      }
       this.advance('uploading');
       const jobId = await client.createJob({
         kind: this.kind,

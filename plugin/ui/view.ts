@@ -90,7 +90,10 @@ export class PanelView {
     el.previewStrengths.title = running ? '' : (blocker ?? 'Render this job small at four strengths around the current one');
     el.strengthRow.hidden = !row || row.stage === 'canceled' || (row.stage === 'failed' && row.row.every((picture) => !picture));
     el.strengthRowStatus.textContent = row ? rowStatusText(row) : '';
-    if (!row) return;
+    if (!row) {
+      el.strengthRow.replaceChildren();
+      return;
+    }
     const slots = [...el.strengthRow.querySelectorAll<HTMLButtonElement>('button')];
     if (slots.map((slot) => slot.dataset.strength).join() !== row.strengths.join()) {
       el.strengthRow.replaceChildren(...row.strengths.map((value) => this.strengthSlot(value)));
