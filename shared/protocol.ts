@@ -1,5 +1,6 @@
 import { z } from 'zod';
-import { stylizeOptionsSchema } from './stylizeOptions.js';
+import { STRENGTH_ROW_LENGTH } from './strengthRow.js';
+import { MAX_STYLES, NO_POSITIVE_STYLE_WEIGHT, styleWeightSchema, stylizeOptionsSchema } from './stylizeOptions.js';
 import { stylizeProgressSchema, type StylizeProgress } from './stylizeProgress.js';
 
 /**
@@ -89,13 +90,46 @@ const base64ImageSchema = z
   .transform((value) => value.replace(/^data:image\/[a-z+.-]+;base64,/i, ''))
   .refine((value) => BASE64_TEXT.test(value), 'is not base64');
 
+/**
+ * What a job makes: `stylize`, the image at options.size; `strength-row`, small previews of the same job at
+ * STRENGTH_ROW_LENGTH strengths around options.strength (shared/strengthRow.ts), for picking the strength.
+ */
+export const jobKindSchema = z.enum(['stylize', 'strength-row']);
+export type JobKind = z.infer<typeof jobKindSchema>;
+
+/** One of several style images and its weight in the blend (equal weights when omitted). */
+export const weightedStyleSchema = z.object({ image: base64ImageSchema, weight: styleWeightSchema.default(1) }).strict();
+
+/**
+ * A job: the content and either `style` (one image) or `styles` (1–MAX_STYLES images with weights, whose Gram
+ * matrices are blended). Parsed, the style images are always `styles`.
+ */
 export const createJobRequestSchema = z
   .object({
+    kind: jobKindSchema.default('stylize'),
     content: base64ImageSchema,
-    style: base64ImageSchema,
+    style: base64ImageSchema.optional(),
+    styles: z
+      .array(weightedStyleSchema)
+      .min(1)
+      .max(MAX_STYLES)
+      .refine((styles) => styles.some((style) => style.weight > 0), NO_POSITIVE_STYLE_WEIGHT)
+      .optional(),
     options: stylizeOptionsSchema.prefault({}),
   })
-  .strict();
+  .strict()
+  .superRefine((request, context) => {
+    if (request.style !== undefined && request.styles !== undefined) {
+      context.addIssue({ code: 'custom', path: ['styles'], message: 'give either style (one image) or styles, not both' });
+    } else if (request.style === undefined && request.styles === undefined) {
+      context.addIssue({
+        code: 'custom',
+        path: ['style'],
+        message: `missing: give style (one image) or styles (1–${MAX_STYLES} images with weights)`,
+      });
+    }
+  })
+  .transform(({ style, styles, ...job }) => ({ ...job, styles: styles ?? [{ image: style!, weight: 1 }] }));
 export type CreateJobRequest = z.input<typeof createJobRequestSchema>;
 
 /** GET /v1/pairing: answers 200 with this for a good token, 401 otherwise; starts nothing. */
@@ -137,16 +171,33 @@ export type JobStatusQuery = z.input<typeof jobStatusQuerySchema>;
 
 export const jobStatusSchema = z.object({
   id: z.string(),
+  kind: jobKindSchema,
   status: jobStateSchema,
   /** 1 = next to run; null unless queued. */
   queuePosition: z.number().int().min(1).nullable(),
   progress: jobProgressSchema,
   preview: jobPreviewSchema.nullable(),
-  /** Set once done: the result's size (fetch it from /v1/jobs/:id/result). */
+  /** Set once done: the result's size, of each preview for a strength row (fetch it from /v1/jobs/:id/result). */
   result: z.object({ width: z.number().int().positive(), height: z.number().int().positive() }).nullable(),
   error: z.object({ code: errorCodeSchema, message: z.string() }).nullable(),
 });
 export type JobStatus = z.infer<typeof jobStatusSchema>;
+
+/** GET /v1/jobs/:id/result of a strength row: its previews, lowest strength first. */
+export const strengthRowResultSchema = z.object({
+  previews: z
+    .array(
+      z.object({
+        strength: z.number().min(0).max(100),
+        width: z.number().int().positive(),
+        height: z.number().int().positive(),
+        /** base64 PNG */
+        png: z.string(),
+      }),
+    )
+    .length(STRENGTH_ROW_LENGTH),
+});
+export type StrengthRowResult = z.infer<typeof strengthRowResultSchema>;
 
 /** Header carrying the pairing token: `Authorization: Bearer <token>`. */
 export function bearer(token: string): string {

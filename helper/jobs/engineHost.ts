@@ -2,9 +2,9 @@ import { EventEmitter } from 'node:events';
 import { existsSync } from 'node:fs';
 import { Worker } from 'node:worker_threads';
 import type { Health } from '../../shared/protocol.js';
-import type { RgbImage } from '../engine/rgbImage.js';
 import type {
   EngineJobRequest,
+  EngineJobResult,
   EngineMemory,
   EngineProgress,
   EngineWorkerConfig,
@@ -18,7 +18,7 @@ export interface EngineJobHandlers {
 }
 
 export type EngineJobOutcome =
-  | { readonly kind: 'done'; readonly image: RgbImage }
+  | { readonly kind: 'done'; readonly result: EngineJobResult }
   | { readonly kind: 'failed'; readonly message: string }
   | { readonly kind: 'canceled' };
 
@@ -188,7 +188,7 @@ export class EngineHost extends EventEmitter {
         }
         break;
       case 'done':
-        if (this.current?.jobId === message.jobId) this.current.finish({ kind: 'done', image: message.image });
+        if (this.current?.jobId === message.jobId) this.current.finish({ kind: 'done', result: message.result });
         break;
       case 'failed':
         if (message.engineBroken) {

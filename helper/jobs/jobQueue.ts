@@ -1,28 +1,35 @@
 import { randomUUID } from 'node:crypto';
-import type { ErrorCode, JobPreview, JobProgress, JobState, JobStatus } from '../../shared/protocol.js';
-import type { StylizeOptions } from '../../shared/stylizeOptions.js';
+import type { ErrorCode, JobKind, JobPreview, JobProgress, JobState, JobStatus } from '../../shared/protocol.js';
 import { notStartedProgress } from '../../shared/stylizeProgress.js';
 import type { RgbImage } from '../engine/rgbImage.js';
 import { encodePng } from '../imageio/index.js';
 import type { EngineHost, EngineJobOutcome } from './engineHost.js';
-import type { EngineProgress } from './workerMessages.js';
+import type { EngineJobInput, EngineJobResult, EngineProgress } from './workerMessages.js';
 
-export interface JobInput {
-  readonly content: RgbImage;
-  readonly style: RgbImage;
-  readonly styleKey: string;
-  readonly options: StylizeOptions;
+export type JobInput = EngineJobInput;
+
+/** A PNG and its size. */
+export interface EncodedImage {
+  readonly png: Buffer;
+  readonly width: number;
+  readonly height: number;
 }
+
+/** A finished job's images, as PNG. */
+export type JobResult =
+  | ({ readonly kind: 'stylize' } & EncodedImage)
+  | { readonly kind: 'strength-row'; readonly previews: ReadonlyArray<EncodedImage & { readonly strength: number }> };
 
 interface Job {
   readonly id: string;
+  readonly kind: JobKind;
   /** Dropped once handed to the engine, so that finished jobs keep only their result. */
   input: JobInput | null;
   state: JobState;
   progress: JobProgress;
   preview: JobPreview | null;
-  /** The PNG, once done. */
-  result: { png: Buffer; width: number; height: number } | null;
+  /** Once done. */
+  result: JobResult | null;
   error: { code: ErrorCode; message: string } | null;
   finishedAt: number | null;
 }
@@ -103,11 +110,14 @@ export class JobQueue {
 
   private enqueue(input: JobInput): string {
     if (!this.accepting) throw new QueueFullError('the helper is shutting down');
+    // A strength row's progress counts the iterations of all its previews.
+    const images = input.kind === 'strength-row' ? input.strengths.length : 1;
     const job: Job = {
       id: randomUUID(),
+      kind: input.kind,
       input,
       state: 'queued',
-      progress: notStartedProgress(input.options.iterations),
+      progress: notStartedProgress(input.options.iterations * images),
       preview: null,
       result: null,
       error: null,
@@ -115,7 +125,10 @@ export class JobQueue {
     };
     this.jobs.set(job.id, job);
     this.waiting.push(job);
-    this.options.log(`job ${job.id} queued (${input.content.width}×${input.content.height}, ${input.options.iterations} iterations)`);
+    this.options.log(
+      `job ${job.id} queued (${input.kind}, ${input.content.width}×${input.content.height}, ` +
+        `${input.styles.length} style${input.styles.length > 1 ? 's' : ''}, ${job.progress.total} iterations)`,
+    );
     this.startNext();
     return job.id;
   }
@@ -127,11 +140,12 @@ export class JobQueue {
     const position = this.waiting.indexOf(job);
     return {
       id: job.id,
+      kind: job.kind,
       status: job.state,
       queuePosition: position >= 0 ? position + 1 : null,
       progress: job.progress,
       preview: job.preview && job.preview.iteration > previewAfter ? job.preview : null,
-      result: job.result && { width: job.result.width, height: job.result.height },
+      result: job.result && resultSize(job.result),
       error: job.error,
     };
   }
@@ -169,9 +183,8 @@ export class JobQueue {
     this.running = job;
     job.state = 'running';
     this.options.log(`job ${job.id} running`);
-    const { content, style, styleKey, options } = job.input!;
     const outcome = this.engine.run(
-      { jobId: job.id, content, style, styleKey, options },
+      { jobId: job.id, ...job.input! },
       { onProgress: (progress) => this.recordProgress(job, progress) },
     );
     job.input = null;
@@ -199,8 +212,7 @@ export class JobQueue {
   private async complete(job: Job, outcome: EngineJobOutcome): Promise<void> {
     if (job.state !== 'running') return; // canceled meanwhile
     if (outcome.kind === 'done') {
-      const png = await encodePng(outcome.image);
-      job.result = { png, width: outcome.image.width, height: outcome.image.height };
+      job.result = await encodeResult(outcome.result);
       this.finish(job, 'done');
     } else if (outcome.kind === 'failed') {
       job.error = { code: 'job-failed', message: outcome.message };
@@ -224,4 +236,22 @@ export class JobQueue {
       if (job.finishedAt !== null && job.finishedAt < cutoff) this.jobs.delete(id);
     }
   }
+}
+
+async function encodeImage(image: RgbImage): Promise<EncodedImage> {
+  return { png: await encodePng(image), width: image.width, height: image.height };
+}
+
+async function encodeResult(result: EngineJobResult): Promise<JobResult> {
+  if (result.kind === 'stylize') return { kind: 'stylize', ...(await encodeImage(result.image)) };
+  const previews = await Promise.all(
+    result.previews.map(async ({ strength, image }) => ({ strength, ...(await encodeImage(image)) })),
+  );
+  return { kind: 'strength-row', previews };
+}
+
+/** The size status reports: the image's, or each preview's of a strength row (they share one). */
+function resultSize(result: JobResult): { width: number; height: number } {
+  const { width, height } = result.kind === 'stylize' ? result : result.previews[0]!;
+  return { width, height };
 }

@@ -6,13 +6,16 @@ import {
   healthSchema,
   jobStatusQuerySchema,
   jobStatusSchema,
+  strengthRowResultSchema,
   type CreateJobResponse,
   type Health,
   type PairingResponse,
+  type StrengthRowResult,
 } from '../../shared/protocol.js';
+import { strengthRow, strengthRowOptions } from '../../shared/strengthRow.js';
 import { describeIssues, MAX_SIZE } from '../../shared/stylizeOptions.js';
 import type { EngineHost } from '../jobs/engineHost.js';
-import { QueueFullError, type JobQueue } from '../jobs/jobQueue.js';
+import { QueueFullError, type JobInput, type JobQueue } from '../jobs/jobQueue.js';
 import { ImageInputError, prepareStylizeImages } from '../imageio/index.js';
 import { HttpError } from './httpError.js';
 import { logRequests } from './requestLog.js';
@@ -101,23 +104,35 @@ export function createApp(context: AppContext): express.Express {
     if (context.engine.status.status === 'error') {
       throw new HttpError(503, 'not-ready', `the helper could not start: ${context.engine.status.message}`);
     }
-    const { content, style, options } = parsed.data;
+    const { kind, content, styles, options } = parsed.data;
     // Before any image is decoded: a full queue costs nothing more than this answer.
     const place = context.queue.reserve();
     try {
+      // A strength row renders small previews: its images are prepared at the row's size.
+      const jobOptions = kind === 'strength-row' ? strengthRowOptions(options) : options;
       const contentBytes = Buffer.from(content, 'base64');
-      const styleBytes = Buffer.from(style, 'base64');
+      const styleBytes = styles.map((style) => Buffer.from(style.image, 'base64'));
       const limits = { maxLongSide: MAX_INPUT_LONG_SIDE };
-      const images = await prepareStylizeImages(contentBytes, styleBytes, options, limits).catch((error: unknown) => {
+      const images = await prepareStylizeImages(contentBytes, styleBytes, jobOptions, limits).catch((error: unknown) => {
         throw error instanceof ImageInputError ? new HttpError(400, 'invalid-image', error.message) : error;
       });
-      const styleKey = createHash('sha256').update(styleBytes).digest('hex');
+      const job = {
+        content: images.content,
+        styles: images.styles.map((image, index) => ({
+          image,
+          weight: styles[index]!.weight,
+          key: createHash('sha256').update(styleBytes[index]!).digest('hex'),
+        })),
+        options: jobOptions,
+      };
+      const input: JobInput =
+        kind === 'strength-row' ? { kind, strengths: strengthRow(options.strength), ...job } : { kind, ...job };
       // A client that hung up would never learn the job's id, so could not cancel it: its job is not run.
       if (response.destroyed) {
         context.log('a job was not queued: its client left before it got the id');
         return;
       }
-      const id = place.submit({ ...images, styleKey, options });
+      const id = place.submit(input);
       response.once('close', () => {
         if (response.writableFinished) return;
         context.log(`job ${id} canceled: its client left before it got the id`);
@@ -145,7 +160,13 @@ export function createApp(context: AppContext): express.Express {
     if (!result) {
       throw new HttpError(409, 'not-finished', `job ${request.params.id} has no result: it is ${status.status}`);
     }
-    response.type('png').send(result.png);
+    if (result.kind === 'stylize') {
+      response.type('png').send(result.png);
+      return;
+    }
+    const previews = result.previews.map(({ png, ...preview }) => ({ ...preview, png: png.toString('base64') }));
+    const answer: StrengthRowResult = { previews };
+    response.json(strengthRowResultSchema.parse(answer));
   });
 
   api.delete('/jobs/:id', (request, response) => {
