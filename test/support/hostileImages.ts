@@ -1,4 +1,5 @@
-import { crc32, deflateSync } from 'node:zlib';
+import { promisify } from 'node:util';
+import { crc32, deflate, deflateSync } from 'node:zlib';
 import sharp from 'sharp';
 
 /** PNG files built by hand, to say what a real decoder should never be made to do. */
@@ -33,8 +34,10 @@ export function pngDeclaringSize(width: number, height: number): Buffer {
 }
 
 /** A 16 × 16 PNG whose pixel data inflates to `inflatedBytes` (far more than 16 × 16 pixels need). */
-export function pngInflatingTo(inflatedBytes: number): Buffer {
-  return rgbPng(16, 16, deflateSync(Buffer.alloc(inflatedBytes)));
+export async function pngInflatingTo(inflatedBytes: number): Promise<Buffer> {
+  // Deflated off the event loop: in a test, the helper shares it, and seconds of deflateSync on a busy machine kept
+  // both from closing an idle keep-alive socket in time, so the next request went out on one being reset.
+  return rgbPng(16, 16, await promisify(deflate)(Buffer.alloc(inflatedBytes)));
 }
 
 /** A real, valid side × side PNG of one colour: small to send, side² × 3 bytes once decoded. */
