@@ -18,6 +18,7 @@ const health = (instanceId: string): Health => ({
   name: 'gramstyle',
   version: '0.1.0',
   apiVersion: 1,
+  role: 'helper',
   instanceId,
   status: 'ready',
   weights: { status: 'ready', progress: null },
@@ -32,6 +33,7 @@ const status = (state: JobStatus['status'], iteration: number): JobStatus => ({
   preview: null,
   result: state === 'done' ? { width: 8, height: 8 } : null,
   error: null,
+  restarts: 0,
 });
 
 type Answer = HelperAnswer | Error;

@@ -1,32 +1,37 @@
 import { createHash } from 'node:crypto';
 import express, { type NextFunction, type Request, type Response } from 'express';
+import type { ZodError } from 'zod';
 import {
   API_PREFIX,
+  createBatchRequestSchema,
   createJobRequestSchema,
   healthSchema,
   jobStatusQuerySchema,
   jobStatusSchema,
+  type CreateBatchResponse,
   type CreateJobResponse,
   type Health,
   type PairingResponse,
 } from '../../shared/protocol.js';
-import { describeIssues, MAX_SIZE } from '../../shared/stylizeOptions.js';
-import type { EngineHost } from '../jobs/engineHost.js';
-import { QueueFullError, type JobQueue } from '../jobs/jobQueue.js';
+import { describeIssues, MAX_SIZE, type StylizeOptions } from '../../shared/stylizeOptions.js';
+import { QueueFullError, type JobInput, type JobQueue } from '../jobs/jobQueue.js';
 import { ImageInputError, prepareStylizeImages } from '../imageio/index.js';
+import { type Authenticator, presentedUser } from './authentication.js';
+import type { EngineStatusSource } from './engineReport.js';
 import { HttpError } from './httpError.js';
 import { logRequests } from './requestLog.js';
-import { allowCors, limitDeclaredBody, presentsPairingToken, requireLocalHost, requirePairingToken } from './security.js';
+import { allowCors, limitDeclaredBody, requireKnownHost, requireUser, userOf } from './security.js';
 
 export interface AppContext {
+  /** helper: `gramstyle serve`; gateway: `gramstyle gateway` (see healthSchema). */
+  readonly role: Health['role'];
   readonly version: string;
-  /** The current pairing token. */
-  readonly token: () => string;
-  /** New for every start of the helper (see healthSchema). */
+  /** New for every start of the server (see healthSchema). */
   readonly instanceId: string;
-  /** The port the helper listens on: the only one a Host header may name. */
-  readonly port: number;
-  readonly engine: EngineHost;
+  /** The Host headers a request may carry: the loopback names with our port, and a gateway's public name. */
+  readonly allowedHosts: readonly string[];
+  readonly authenticator: Authenticator;
+  readonly engine: EngineStatusSource;
   readonly queue: JobQueue;
   readonly bodyLimitBytes: number;
   readonly log: (line: string) => void;
@@ -36,12 +41,13 @@ export interface AppContext {
 export const MAX_INPUT_LONG_SIDE = MAX_SIZE;
 
 /**
- * The HTTP API. Thin on purpose: it validates with the shared schemas, translates to the job queue and back, and
- * turns every failure into `{"error": {"code", "message"}}` with the right status.
+ * The HTTP API, the same for the helper and the gateway. Thin on purpose: it validates with the shared schemas,
+ * translates to the job queue and back, and turns every failure into `{"error": {"code", "message"}}` with the right
+ * status.
  *
  * Each request costs only as much as its sender has earned: the Host check, CORS preflights and health come first
- * and read nothing but headers; everything else needs the token before its body's declared size is checked, and the
- * body is read and parsed only after that, by the one route that takes a body.
+ * and read nothing but headers; everything else needs a user's token before its body's declared size is checked, and
+ * the body is read and parsed only after that, by the routes that take a body.
  */
 export function createApp(context: AppContext): express.Express {
   const app = express();
@@ -49,37 +55,40 @@ export function createApp(context: AppContext): express.Express {
   app.set('etag', false);
 
   app.use(logRequests(context.log));
-  app.use(requireLocalHost(context.port));
+  app.use(requireKnownHost(context.allowedHosts));
   app.use(allowCors);
 
   const api = express.Router();
 
-  api.get('/health', (request, response) => {
-    const { status, message, backend, device } = context.engine.status;
-    const weights = context.engine.weights;
+  api.get('/health', async (request, response) => {
+    const engine = await context.engine.report();
+    const user = await presentedUser(request, context.authenticator);
     const health: Health = {
       name: 'gramstyle',
       version: context.version,
       apiVersion: 1,
+      role: context.role,
       instanceId: context.instanceId,
-      status,
-      weights: { status: weights.status, progress: weights.progress },
-      details: presentsPairingToken(request, context.token)
-        ? {
-            message,
-            backend,
-            device,
-            weightsPath: weights.path,
-            queueLength: context.queue.length,
-            busy: context.queue.busy,
-            engineMemory: context.engine.memory,
-          }
-        : null,
+      status: engine.status,
+      weights: { status: engine.weights.status, progress: engine.weights.progress },
+      details:
+        user === null
+          ? null
+          : {
+              message: engine.message,
+              backend: engine.backend,
+              device: engine.device,
+              weightsPath: engine.weights.path,
+              ...(await context.queue.load()),
+              engineMemory: engine.memory,
+              user: context.role === 'gateway' ? user : null,
+              workers: engine.workers,
+            },
     };
     response.json(healthSchema.parse(health));
   });
 
-  api.use(requirePairingToken(context.token));
+  api.use(requireUser(context.authenticator));
   api.use(limitDeclaredBody(context.bodyLimitBytes));
 
   api.get('/pairing', (_request, response) => {
@@ -88,69 +97,51 @@ export function createApp(context: AppContext): express.Express {
   });
 
   // No inflating: a compressed body is refused (415) rather than expanded up to the limit.
-  api.post('/jobs', express.json({ limit: context.bodyLimitBytes, inflate: false }), async (request, response) => {
+  const jsonBody = express.json({ limit: context.bodyLimitBytes, inflate: false });
+
+  api.post('/jobs', jsonBody, async (request, response) => {
     const parsed = createJobRequestSchema.safeParse(request.body);
-    if (!parsed.success) {
-      const onlyOptions = parsed.error.issues.every((issue) => issue.path[0] === 'options');
-      throw new HttpError(
-        400,
-        onlyOptions ? 'invalid-options' : 'bad-request',
-        `invalid job: ${describeIssues(parsed.error).join('; ')}`,
-      );
-    }
-    if (context.engine.status.status === 'error') {
-      throw new HttpError(503, 'not-ready', `the helper could not start: ${context.engine.status.message}`);
-    }
+    if (!parsed.success) throw invalidRequest('job', parsed.error);
     const { content, style, options } = parsed.data;
-    // Before any image is decoded: a full queue costs nothing more than this answer.
-    const place = context.queue.reserve();
-    try {
-      const contentBytes = Buffer.from(content, 'base64');
-      const styleBytes = Buffer.from(style, 'base64');
-      const limits = { maxLongSide: MAX_INPUT_LONG_SIDE };
-      const images = await prepareStylizeImages(contentBytes, styleBytes, options, limits).catch((error: unknown) => {
-        throw error instanceof ImageInputError ? new HttpError(400, 'invalid-image', error.message) : error;
-      });
-      const styleKey = createHash('sha256').update(styleBytes).digest('hex');
-      // A client that hung up would never learn the job's id, so could not cancel it: its job is not run.
-      if (response.destroyed) {
-        context.log('a job was not queued: its client left before it got the id');
-        return;
-      }
-      const id = place.submit({ ...images, styleKey, options });
-      response.once('close', () => {
-        if (response.writableFinished) return;
-        context.log(`job ${id} canceled: its client left before it got the id`);
-        context.queue.cancel(id);
-      });
-      const answer: CreateJobResponse = { id };
-      response.status(202).location(`${API_PREFIX}/jobs/${id}`).json(answer);
-    } finally {
-      place.release();
-    }
+    const [id] = await queueJobs(context, response, [content], style, options);
+    if (id === undefined) return;
+    const answer: CreateJobResponse = { id };
+    response.status(202).location(`${API_PREFIX}/jobs/${id}`).json(answer);
   });
 
-  api.get('/jobs/:id', (request, response) => {
+  api.post('/batches', jsonBody, async (request, response) => {
+    const parsed = createBatchRequestSchema.safeParse(request.body);
+    if (!parsed.success) throw invalidRequest('batch', parsed.error);
+    const { contents, style, options } = parsed.data;
+    const jobs = await queueJobs(context, response, contents, style, options);
+    if (jobs.length === 0) return;
+    const answer: CreateBatchResponse = { jobs };
+    response.status(202).json(answer);
+  });
+
+  api.get('/jobs/:id', async (request, response) => {
     const query = jobStatusQuerySchema.safeParse(request.query);
     if (!query.success) throw new HttpError(400, 'bad-request', `invalid query: ${describeIssues(query.error).join('; ')}`);
-    const status = context.queue.status(request.params.id, query.data.previewAfter);
+    const status = await context.queue.status(userOf(response), request.params.id, query.data.previewAfter);
     if (!status) throw unknownJob(request.params.id);
     response.json(jobStatusSchema.parse(status));
   });
 
-  api.get('/jobs/:id/result', (request, response) => {
-    const status = context.queue.status(request.params.id);
-    if (!status) throw unknownJob(request.params.id);
-    const result = context.queue.result(request.params.id);
-    if (!result) {
-      throw new HttpError(409, 'not-finished', `job ${request.params.id} has no result: it is ${status.status}`);
+  api.get('/jobs/:id/result', async (request, response) => {
+    const user = userOf(response);
+    const result = await context.queue.result(user, request.params.id);
+    if (result === undefined) throw unknownJob(request.params.id);
+    if (result === null) {
+      const status = await context.queue.status(user, request.params.id);
+      throw new HttpError(409, 'not-finished', `job ${request.params.id} has no result: it is ${status?.status ?? 'gone'}`);
     }
     response.type('png').send(result.png);
   });
 
-  api.delete('/jobs/:id', (request, response) => {
-    if (!context.queue.cancel(request.params.id)) throw unknownJob(request.params.id);
-    response.json(jobStatusSchema.parse(context.queue.status(request.params.id)));
+  api.delete('/jobs/:id', async (request, response) => {
+    const user = userOf(response);
+    if (!(await context.queue.cancel(user, request.params.id))) throw unknownJob(request.params.id);
+    response.json(jobStatusSchema.parse(await context.queue.status(user, request.params.id)));
   });
 
   app.use(API_PREFIX, api);
@@ -159,6 +150,58 @@ export function createApp(context: AppContext): express.Express {
   });
   app.use(sendError(context.log));
   return app;
+}
+
+/**
+ * Queues one job per content image, all with the same style and options, for the request's user; returns their ids,
+ * or none when the client left before it could learn them (then nothing is queued: it could cancel nothing).
+ */
+async function queueJobs(
+  context: AppContext,
+  response: Response,
+  contents: readonly string[],
+  style: string,
+  options: StylizeOptions,
+): Promise<string[]> {
+  const engine = await context.engine.report();
+  if (engine.status === 'error') {
+    throw new HttpError(503, 'not-ready', `the ${context.role} could not start: ${engine.message}`);
+  }
+  const user = userOf(response);
+  // Before any image is decoded: a full queue costs nothing more than this answer.
+  const places = await context.queue.reserve(user, contents.length);
+  try {
+    const styleBytes = Buffer.from(style, 'base64');
+    const styleKey = createHash('sha256').update(styleBytes).digest('hex');
+    const limits = { maxLongSide: MAX_INPUT_LONG_SIDE };
+    const inputs: JobInput[] = [];
+    for (const [index, content] of contents.entries()) {
+      const images = await prepareStylizeImages(Buffer.from(content, 'base64'), styleBytes, options, limits).catch((error: unknown) => {
+        if (!(error instanceof ImageInputError)) throw error;
+        throw new HttpError(400, 'invalid-image', contents.length > 1 ? `contents[${index}]: ${error.message}` : error.message);
+      });
+      inputs.push({ ...images, styleKey, options });
+    }
+    // A client that hung up would never learn the jobs' ids, so could not cancel them: its jobs are not run.
+    if (response.destroyed) {
+      context.log(`${contents.length > 1 ? 'a batch was' : 'a job was'} not queued: its client left before it got the id`);
+      return [];
+    }
+    const ids = await places.submit(inputs);
+    response.once('close', () => {
+      if (response.writableFinished) return;
+      context.log(`${ids.length > 1 ? `jobs ${ids.join(', ')}` : `job ${ids[0]}`} canceled: the client left before it got the id`);
+      for (const id of ids) void context.queue.cancel(user, id);
+    });
+    return ids;
+  } finally {
+    places.release();
+  }
+}
+
+function invalidRequest(what: 'job' | 'batch', error: ZodError): HttpError {
+  const onlyOptions = error.issues.every((issue) => issue.path[0] === 'options');
+  return new HttpError(400, onlyOptions ? 'invalid-options' : 'bad-request', `invalid ${what}: ${describeIssues(error).join('; ')}`);
 }
 
 function unknownJob(id: string): HttpError {
