@@ -2,7 +2,7 @@ import sharp from 'sharp';
 import { describe, expect, it } from 'vitest';
 
 import { HelperConnection } from '../plugin/ui/connection.js';
-import { HelperClient, type HelperAnswer, type HelperRequest, HelperUnreachableError } from '../plugin/ui/helperClient.js';
+import { HelperClient, type HelperAnswer, type HelperRequest, HelperUnreachableError } from '../shared/helperClient.js';
 import { RESTARTED_MESSAGE, type RunStage, StylizeRun } from '../plugin/ui/run.js';
 import type { Health, JobStatus } from '../shared/protocol.js';
 import { figmaNesting } from './support/figmaWindows.js';

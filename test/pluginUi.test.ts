@@ -7,7 +7,7 @@ import {
   type HelperRequest,
   type HelperTransport,
   HelperUnreachableError,
-} from '../plugin/ui/helperClient.js';
+} from '../shared/helperClient.js';
 import { bytesToBase64, formatDimensions, formatEta } from '../plugin/ui/format.js';
 import type { Health } from '../shared/protocol.js';
 

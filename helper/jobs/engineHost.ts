@@ -4,6 +4,7 @@ import { Worker } from 'node:worker_threads';
 import type { Health } from '../../shared/protocol.js';
 import type { RgbImage } from '../engine/rgbImage.js';
 import type {
+  CanceledAt,
   EngineJobRequest,
   EngineMemory,
   EngineProgress,
@@ -20,7 +21,8 @@ export interface EngineJobHandlers {
 export type EngineJobOutcome =
   | { readonly kind: 'done'; readonly image: RgbImage }
   | { readonly kind: 'failed'; readonly message: string }
-  | { readonly kind: 'canceled' };
+  /** `at` says where the engine stopped, when it was the engine that stopped it (not a shutdown). */
+  | { readonly kind: 'canceled'; readonly at?: CanceledAt };
 
 /**
  * The engine worker must be JavaScript: from the compiled tree it sits beside this file; when this file runs as
@@ -198,7 +200,9 @@ export class EngineHost extends EventEmitter {
         }
         break;
       case 'canceled':
-        if (this.current?.jobId === message.jobId) this.current.finish({ kind: 'canceled' });
+        if (this.current?.jobId === message.jobId) {
+          this.current.finish({ kind: 'canceled', at: { askedAfter: message.askedAfter, stoppedAfter: message.stoppedAfter } });
+        }
         break;
       case 'memory':
         this.lastMemory = message.memory;

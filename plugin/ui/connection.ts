@@ -1,6 +1,6 @@
 import type { Health } from '../../shared/protocol.js';
 import { messageOf } from './format.js';
-import { type HelperClient, HelperUnreachableError } from './helperClient.js';
+import { type HelperClient, HelperUnreachableError } from '../../shared/helperClient.js';
 
 /** What the panel knows of the helper. */
 export type Connection =

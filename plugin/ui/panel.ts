@@ -1,7 +1,7 @@
 import { pairingTokenSchema, type SelectionState } from '../../shared/pluginMessages.js';
 import type { MainNotice, MainThreadBridge } from './bridge.js';
 import { HelperConnection } from './connection.js';
-import type { HelperClient } from './helperClient.js';
+import type { HelperClient } from '../../shared/helperClient.js';
 import { StylizeRun } from './run.js';
 import { SettingsForm } from './settingsForm.js';
 import { PanelView } from './view.js';

@@ -3,7 +3,7 @@ import type { Health, JobProgress, JobStatus } from '../../shared/protocol.js';
 import { type MainThreadBridge, MainThreadFailure } from './bridge.js';
 import type { HelperConnection } from './connection.js';
 import { bytesToBase64, messageOf, pngDataUrl } from './format.js';
-import { HelperError, HelperUnreachableError } from './helperClient.js';
+import { HelperError, HelperUnreachableError } from '../../shared/helperClient.js';
 
 export type RunStage =
   | 'exporting'
