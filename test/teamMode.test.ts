@@ -1,0 +1,289 @@
+import { execFile } from 'node:child_process';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { request as httpsRequest } from 'node:https';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import sharp from 'sharp';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+import { outputSize } from '../helper/imageio/index.js';
+import { healthSchema, type JobStatus } from '../shared/protocol.js';
+import { GramstyleCli } from './support/gramstyleCli.js';
+import { expectError, HelperClient, rawRequest } from './support/helperClient.js';
+import { RedisServer } from './support/redisServer.js';
+import { sharedImagePath } from './support/sharedAssets.js';
+import { jobsTakenBy, type LoggedProcess, startGatewayProcess, startWorkerProcess } from './support/teamProcesses.js';
+
+/**
+ * Team mode with real parts, all started here: Debian's redis-server on a free port (nothing saved), the real
+ * `gramstyle gateway`, and two `gramstyle worker` processes running the real engine with the real VGG-19 weights, at
+ * 64 px. The file shares them across its tests (the kill -9 test comes last: it leaves one worker).
+ */
+
+const QUOTA = 4;
+const PUBLIC_NAME = 'style.example.test';
+
+let redis: RedisServer;
+let cli: GramstyleCli;
+let home: string;
+let gateway: { process: LoggedProcess; url: string; port: number };
+let workers: LoggedProcess[] = [];
+const tokens: Record<string, string> = {};
+let images: { content: string; wide: string; style: string };
+
+/** A user's client of the gateway. */
+const as = (user: string): HelperClient => new HelperClient(gateway.url, tokens[user]!);
+
+async function addUser(name: string): Promise<string> {
+  const { code, stdout, stderr } = await cli.run(['users', 'add', name, '--redis', redis.url]);
+  expect(code, stderr).toBe(0);
+  expect(stdout.trim()).toMatch(/^[0-9a-f]{64}$/);
+  return stdout.trim();
+}
+
+/** A shared picture as a small base64 PNG (the gateway brings it to the job's size). */
+async function sharedPng(name: string, width: number): Promise<string> {
+  return (await sharp(sharedImagePath(name)).resize(width).png().toBuffer()).toString('base64');
+}
+
+function job(content: string, iterations: number) {
+  return { content, style: images.style, options: { size: 64, iterations } };
+}
+
+/** Which worker took the job, from their logs (each says "took job <id>"). */
+function workerOf(id: string): LoggedProcess | undefined {
+  return workers.find((worker) => jobsTakenBy(worker).includes(id));
+}
+
+async function waitUntilRunning(client: HelperClient, id: string): Promise<void> {
+  await client.pollUntil(id, (status) => status.status === 'running' && status.progress.iteration >= 1, 120_000);
+}
+
+beforeAll(async () => {
+  redis = await RedisServer.start();
+  home = await mkdtemp(join(tmpdir(), 'gramstyle-team-'));
+  cli = new GramstyleCli(home);
+  [images, gateway] = await Promise.all([
+    Promise.all([sharedPng('golden_gate.jpg', 96), sharedPng('hoovertowernight.jpg', 120), sharedPng('starry_night.jpg', 96)]).then(
+      ([content, wide, style]) => ({ content, wide, style }),
+    ),
+    startGatewayProcess(cli, redis.url, ['--max-waiting', String(QUOTA), '--public-name', PUBLIC_NAME]),
+  ]);
+  for (const user of ['alice', 'bob', 'carol']) tokens[user] = await addUser(user);
+  workers = await Promise.all([startWorkerProcess(cli, redis.url, 'w1'), startWorkerProcess(cli, redis.url, 'w2')]);
+}, 240_000);
+
+afterAll(async () => {
+  await Promise.all(workers.map((worker) => worker.kill()));
+  await gateway?.process.stop();
+  await redis?.stop();
+  if (home) await rm(home, { recursive: true, force: true });
+});
+
+describe('team mode: a gateway, two workers and Redis', () => {
+  it('says it is a gateway with two workers, and whose token it is', async () => {
+    const health = await as('alice').health();
+    expect(health).toMatchObject({ role: 'gateway', status: 'ready', details: { user: 'alice', workers: 2 } });
+    expect((await as('alice').publicHealth()).details).toBeNull();
+  });
+
+  it('interleaves two users’ jobs on both workers, with progress, previews and right-sized PNG results', async () => {
+    const alice = as('alice');
+    const bob = as('bob');
+    const batch = await alice.fetch('/v1/batches', {
+      method: 'POST',
+      body: JSON.stringify({ contents: [images.content, images.wide, images.content], style: images.style, options: { size: 64, iterations: 12 } }),
+    });
+    expect(batch.status).toBe(202);
+    const aliceJobs = ((await batch.json()) as { jobs: string[] }).jobs;
+    expect(aliceJobs).toHaveLength(3);
+    const bobJob = await bob.submitOk(job(images.wide, 12));
+
+    const seen = new Map<string, JobStatus[]>();
+    await Promise.all(
+      [...aliceJobs.map((id) => ({ id, client: alice })), { id: bobJob, client: bob }].map(async ({ id, client }) => {
+        seen.set(id, await client.pollUntil(id, (status) => status.status === 'done' || status.status === 'failed', 180_000));
+      }),
+    );
+    for (const [id, statuses] of seen) {
+      expect(statuses.at(-1)!.status, `job ${id}: ${JSON.stringify(statuses.at(-1)!.error)}`).toBe('done');
+      expect(statuses.some((status) => status.status === 'running' && status.progress.iteration > 0)).toBe(true);
+      expect(statuses.some((status) => status.preview !== null)).toBe(true);
+      expect(statuses.at(-1)!.restarts).toBe(0);
+    }
+
+    // Bob's one job ran before Alice's third: each job's priority grows with its user's waiting jobs.
+    const takenInOrder = workers
+      .flatMap((worker) => [...worker.log().matchAll(/^(\S+) took job (\S+)/gm)].map((match) => ({ at: match[1]!, id: match[2]! })))
+      .sort((a, b) => a.at.localeCompare(b.at))
+      .map(({ id }) => id);
+    expect(takenInOrder.indexOf(bobJob)).toBeLessThan(takenInOrder.indexOf(aliceJobs[2]!));
+    // Both workers took some of them.
+    for (const worker of workers) expect(jobsTakenBy(worker).length, worker.name).toBeGreaterThan(0);
+
+    // The results: PNGs at the job's size, in the content's aspect ratio.
+    const contentOf = new Map([...aliceJobs.map((id, index) => [id, index === 1 ? images.wide : images.content] as const), [bobJob, images.wide]]);
+    for (const [id, client] of [...aliceJobs.map((id) => [id, alice] as const), [bobJob, bob] as const]) {
+      const response = await client.fetch(`/v1/jobs/${id}/result`);
+      expect(response.headers.get('content-type')).toMatch(/image\/png/);
+      const { width, height, format } = await sharp(Buffer.from(await response.arrayBuffer())).metadata();
+      const content = await sharp(Buffer.from(contentOf.get(id)!, 'base64')).metadata();
+      expect({ width, height, format }).toEqual({ ...outputSize(content.width!, content.height!, 64), format: 'png' });
+      expect(seen.get(id)!.at(-1)!.result).toEqual({ width, height });
+    }
+  });
+
+  it('stops a canceled job on the worker running it within one iteration; users see and cancel only their own jobs', async () => {
+    const alice = as('alice');
+    const bob = as('bob');
+    const carol = as('carol');
+    const aliceJob = await alice.submitOk(job(images.content, 5000));
+    const bobJob = await bob.submitOk(job(images.content, 5000));
+    await Promise.all([waitUntilRunning(alice, aliceJob), waitUntilRunning(bob, bobJob)]);
+    const aliceWorker = workerOf(aliceJob)!;
+    const bobWorker = workerOf(bobJob)!;
+    expect(aliceWorker).toBeDefined();
+    expect(bobWorker).not.toBe(aliceWorker);
+
+    // Both workers are busy: what is queued now waits. Bob's is first; Carol sees her places counted after it.
+    const bobWaiting = await bob.submitOk(job(images.content, 4));
+    const carolBatch = await carol.fetch('/v1/batches', {
+      method: 'POST',
+      body: JSON.stringify({ contents: Array(QUOTA).fill(images.content), style: images.style, options: { size: 64, iterations: 4 } }),
+    });
+    expect(carolBatch.status).toBe(202);
+    const carolJobs = ((await carolBatch.json()) as { jobs: string[] }).jobs;
+    expect((await bob.status(bobWaiting)).queuePosition).toBe(1);
+    expect(await Promise.all(carolJobs.map(async (id) => (await carol.status(id)).queuePosition))).toEqual([2, 3, 4, 5]);
+    // Carol is at her quota of waiting jobs: one more is refused, and so is a batch that would pass it.
+    await expectError(await carol.submit(job(images.content, 4)), 429, 'queue-full', /you have 4 jobs waiting and may have at most 4/);
+    expect((await alice.fetch('/v1/batches', {
+      method: 'POST',
+      body: JSON.stringify({ contents: Array(QUOTA + 1).fill(images.content), style: images.style }),
+    })).status).toBe(429);
+
+    // Alice cannot see, fetch or cancel Bob's job: to her it does not exist.
+    await expectError(await alice.fetch(`/v1/jobs/${bobJob}`), 404, 'not-found');
+    await expectError(await alice.fetch(`/v1/jobs/${bobJob}/result`), 404, 'not-found');
+    await expectError(await alice.fetch(`/v1/jobs/${bobJob}`, { method: 'DELETE' }), 404, 'not-found');
+    await expectError(await bob.fetch(`/v1/jobs/${aliceJob}`, { method: 'DELETE' }), 404, 'not-found');
+
+    // Waiting jobs are removed from the queue by a cancel.
+    for (const id of carolJobs) expect((await (await carol.fetch(`/v1/jobs/${id}`, { method: 'DELETE' })).json()).status).toBe('canceled');
+    await bob.fetch(`/v1/jobs/${bobWaiting}`, { method: 'DELETE' });
+    expect(await carol.status(carolJobs[0]!)).toMatchObject({ status: 'canceled', queuePosition: null });
+    expect((await alice.health()).details!.queueLength).toBe(0);
+
+    // Alice cancels hers: her worker stops it within one iteration of hearing so; Bob's goes on on the other.
+    const canceled = await alice.fetch(`/v1/jobs/${aliceJob}`, { method: 'DELETE' });
+    expect(canceled.status).toBe(200);
+    expect(((await canceled.json()) as JobStatus).status).toBe('canceled');
+    const [, askedAfter, stoppedAfter] = await aliceWorker.waitFor(
+      new RegExp(`job ${aliceJob} canceled: asked after iteration (\\d+), stopped after iteration (\\d+)`),
+      60_000,
+    );
+    expect(Number(stoppedAfter) - Number(askedAfter)).toBeLessThanOrEqual(1);
+    expect(bobWorker.log()).not.toContain(`job ${aliceJob} canceled`);
+    await expectError(await alice.fetch(`/v1/jobs/${aliceJob}/result`), 409, 'not-finished', /canceled/);
+    const bobBefore = (await bob.status(bobJob)).progress.iteration;
+    await bob.pollUntil(bobJob, (status) => status.status === 'running' && status.progress.iteration > bobBefore, 60_000);
+
+    await bob.fetch(`/v1/jobs/${bobJob}`, { method: 'DELETE' });
+    await bobWorker.waitFor(new RegExp(`job ${bobJob} canceled`), 60_000);
+  });
+
+  it('refuses a revoked user’s token from the next request on', async () => {
+    tokens.dave = await addUser('dave');
+    expect((await as('dave').fetch('/v1/pairing')).status).toBe(200);
+    const listed = await cli.run(['users', 'list', '--redis', redis.url]);
+    expect(listed.stdout).toMatch(/^dave\tadded /m);
+    const revoked = await cli.run(['users', 'revoke', 'dave', '--redis', redis.url]);
+    expect(revoked.code, revoked.stderr).toBe(0);
+    await expectError(await as('dave').fetch('/v1/pairing'), 401, 'unauthorized', /nobody’s/);
+    expect((await as('dave').health()).details).toBeNull();
+    expect((await cli.run(['users', 'list', '--redis', redis.url])).stdout).not.toMatch(/^dave/m);
+    const again = await cli.run(['users', 'revoke', 'dave', '--redis', redis.url]);
+    expect([again.code, again.stderr.trim()]).toEqual([1, 'gramstyle: there is no user "dave"']);
+  });
+
+  it('answers requests addressed to its public name, and refuses other names', async () => {
+    const health = (host: string) => rawRequest(gateway.url, { path: '/v1/health', headers: { Host: host } });
+    expect((await health(PUBLIC_NAME)).status).toBe(200);
+    expect((await health(`${PUBLIC_NAME}:${gateway.port}`)).status).toBe(200);
+    expect((await health('attacker.example')).status).toBe(403);
+  });
+
+  it('runs a batch from the command line with one progress bar over all its jobs', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'gramstyle-batch-'));
+    try {
+      const [content, style] = [join(dir, 'bridge.png'), join(dir, 'night.png')];
+      await writeFile(content, Buffer.from(images.content, 'base64'));
+      await writeFile(style, Buffer.from(images.style, 'base64'));
+      const out = join(dir, 'out');
+      const args = ['batch', '--server', gateway.url, '--token', tokens.carol!, style, content, content, '-o', out, '--size', '48', '--iterations', '6'];
+      const { code, stdout, stderr } = await cli.run(args, 180_000);
+      expect(code, stderr).toBe(0);
+      expect(stdout.trim().split('\n')).toEqual([join(out, 'bridge.png'), join(out, 'bridge-2.png')]);
+      expect(stderr).toMatch(/^batch of 2: /m);
+      expect(stderr).toMatch(/2 of 2 done/);
+      for (const file of ['bridge.png', 'bridge-2.png']) {
+        const { width, format } = await sharp(await readFile(join(out, file))).metadata();
+        expect({ width, format }).toEqual({ width: 48, format: 'png' });
+      }
+      const refused = await cli.run(['batch', '--server', gateway.url, '--token', '0'.repeat(64), style, content, '-o', out]);
+      expect(refused.code).toBe(1);
+      expect(refused.stderr).toMatch(/the server refused the batch: .*nobody’s.*\(HTTP 401\)/);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('refuses to listen beyond loopback without TLS; listens there with a certificate', async () => {
+    const bare = await cli.run(['gateway', '--redis', redis.url, '--host', '0.0.0.0', '--port', '0']);
+    expect(bare.code).toBe(2);
+    expect(bare.stderr).toMatch(/refusing to listen on 0\.0\.0\.0 without TLS/);
+
+    const dir = await mkdtemp(join(tmpdir(), 'gramstyle-tls-'));
+    const [certPath, keyPath] = [join(dir, 'cert.pem'), join(dir, 'key.pem')];
+    await promisify(execFile)('openssl', [
+      'req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '1',
+      '-subj', '/CN=localhost', '-addext', 'subjectAltName=DNS:localhost,IP:127.0.0.1', '-keyout', keyPath, '-out', certPath,
+    ]);
+    const tls = await startGatewayProcess(cli, redis.url, ['--host', '0.0.0.0', '--tls-cert', certPath, '--tls-key', keyPath]);
+    try {
+      expect(tls.url).toMatch(/^https:\/\/0\.0\.0\.0:\d+$/);
+      const ca = await readFile(certPath);
+      const body = await new Promise<string>((resolve, reject) => {
+        const request = httpsRequest({ host: '127.0.0.1', port: tls.port, path: '/v1/health', ca }, (response) => {
+          let text = '';
+          response.on('data', (chunk: Buffer) => (text += chunk));
+          response.on('end', () => resolve(text));
+        });
+        request.on('error', reject);
+        request.end();
+      });
+      expect(healthSchema.parse(JSON.parse(body))).toMatchObject({ role: 'gateway', status: 'ready' });
+    } finally {
+      await tls.process.stop();
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('runs a job again on the other worker when the one running it is killed (kill -9), and says it restarted', async () => {
+    const carol = as('carol');
+    const id = await carol.submitOk(job(images.content, 40));
+    await waitUntilRunning(carol, id);
+    const victim = workerOf(id)!;
+    const survivor = workers.find((worker) => worker !== victim)!;
+    await victim.kill();
+
+    const statuses = await carol.pollUntil(id, (status) => ['done', 'failed', 'canceled'].includes(status.status), 180_000);
+    const last = statuses.at(-1)!;
+    expect(last.status, JSON.stringify(last.error)).toBe('done');
+    expect(last.restarts).toBe(1);
+    expect(survivor.log()).toMatch(new RegExp(`took job ${id} of carol \\(restarted: its worker stopped 1×\\)`));
+    const png = Buffer.from(await (await carol.fetch(`/v1/jobs/${id}/result`)).arrayBuffer());
+    expect((await sharp(png).metadata()).width).toBe(64);
+  });
+});
