@@ -35,6 +35,8 @@ export interface AppContext {
   readonly queue: JobQueue;
   readonly bodyLimitBytes: number;
   readonly log: (line: string) => void;
+  /** An error of what the server depends on, as the answer it gives (a gateway's Redis being away is a 503). */
+  readonly answerFor?: (error: unknown) => HttpError | null;
 }
 
 /** Input images larger than this on their long side are refused (the output is at most MAX_SIZE anyway). */
@@ -148,7 +150,7 @@ export function createApp(context: AppContext): express.Express {
   app.use((request) => {
     throw new HttpError(404, 'not-found', `no such endpoint: ${request.method} ${request.path}`);
   });
-  app.use(sendError(context.log));
+  app.use(sendError(context));
   return app;
 }
 
@@ -209,9 +211,9 @@ function unknownJob(id: string): HttpError {
 }
 
 /** The last middleware: every error becomes a JSON error body; nothing takes the helper down. */
-function sendError(log: (line: string) => void) {
+function sendError({ log, answerFor }: Pick<AppContext, 'log' | 'answerFor'>) {
   return (error: unknown, request: Request, response: Response, _next: NextFunction): void => {
-    const httpError = toHttpError(error);
+    const httpError = answerFor?.(error) ?? toHttpError(error);
     if (httpError.status >= 500) log(`error: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
     if (response.headersSent) {
       response.end();

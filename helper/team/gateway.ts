@@ -5,11 +5,12 @@ import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { DEFAULT_GATEWAY_PORT } from '../../shared/protocol.js';
 import { createApp } from '../server/app.js';
+import { HttpError } from '../server/httpError.js';
 import { listen } from '../server/listen.js';
 import { loopbackHosts } from '../server/security.js';
 import { gramstyleVersion } from '../version.js';
 import { RedisBlobStore } from './blobStore.js';
-import { connectRedis } from './redisConnection.js';
+import { connectRedis, isRedisUnreachable } from './redisConnection.js';
 import { TeamJobQueue } from './teamJobQueue.js';
 import { UserDirectory } from './userDirectory.js';
 import { WorkerRegistry } from './workerRegistry.js';
@@ -88,6 +89,10 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
     queue,
     bodyLimitBytes: options.bodyLimitBytes ?? 128 * 1024 * 1024, // a batch carries many images
     log,
+    answerFor: (error) =>
+      isRedisUnreachable(error)
+        ? new HttpError(503, 'not-ready', 'the gateway cannot reach its Redis now; try again shortly')
+        : null,
   });
   server.on('request', app);
   const scheme = options.tls ? 'https' : 'http';

@@ -51,3 +51,12 @@ export async function connectRedis(url: string, { failFast }: { failFast: boolea
   }
   return redis;
 }
+
+/** Whether the error says that Redis cannot be reached now (as a fail-fast client reports it), not a bad command. */
+export function isRedisUnreachable(error: unknown): boolean {
+  if (!(error instanceof Error)) return false;
+  return (
+    error.name === 'MaxRetriesPerRequestError' ||
+    /Stream isn't writeable|Connection is closed|ECONNREFUSED|ECONNRESET|ETIMEDOUT/.test(error.message)
+  );
+}
