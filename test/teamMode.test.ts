@@ -239,6 +239,28 @@ describe('team mode: a gateway, two workers and Redis', () => {
     }
   });
 
+  it('says what is wrong with a team command line, and exits 2', async () => {
+    const usage = await Promise.all([
+      cli.run(['users', 'rename', 'x', '--redis', redis.url]),
+      cli.run(['batch', '--server', 'ftp://x', 'style.png']),
+      cli.run(['gateway', '--tls-cert', 'cert.pem', '--redis', 'http://x']),
+    ]);
+    expect(usage.map(({ code }) => code)).toEqual([2, 2, 2]);
+    expect(usage[0]!.stderr).toMatch(/users: expected add NAME, revoke NAME or list, got "rename"/);
+    expect(usage[1]!.stderr.split('\n')).toEqual(
+      expect.arrayContaining([
+        'gramstyle: --server: expected an http:// or https:// URL, got "ftp://x"',
+        'gramstyle: batch: missing --token T (or GRAMSTYLE_TOKEN), your token for the server',
+        'gramstyle: batch: missing the content images (one job each)',
+        'gramstyle: batch: missing -o DIR, the folder to write the results to',
+      ]),
+    );
+    expect(usage[2]!.stderr).toMatch(/--redis: expected a redis:\/\/ or rediss:\/\/ URL, got "http:\/\/x"/);
+    expect(usage[2]!.stderr).toMatch(/--tls-cert and --tls-key go together/);
+    const added = await cli.run(['users', 'add', 'alice', '--redis', redis.url]);
+    expect([added.code, added.stderr.trim()]).toEqual([1, 'gramstyle: user "alice" exists already (revoke it first to give them a new token)']);
+  });
+
   it('refuses to listen beyond loopback without TLS; listens there with a certificate', async () => {
     const bare = await cli.run(['gateway', '--redis', redis.url, '--host', '0.0.0.0', '--port', '0']);
     expect(bare.code).toBe(2);
