@@ -70,8 +70,8 @@ export const uiToMainMessageSchema = z.discriminatedUnion('type', [
   z.object({ type: z.literal('ready') }),
   z.object({ type: z.literal('swap-roles') }),
   z.object({ type: z.literal('save-settings'), settings: panelSettingsSchema }),
-  /** null forgets the token. */
-  z.object({ type: z.literal('save-token'), token: pairingTokenSchema.nullable() }),
+  /** A token the server at `helperUrl` took (kept with that server's URL, so that no other server ever gets it); null forgets it. */
+  z.object({ type: z.literal('save-token'), helperUrl: z.url(), token: pairingTokenSchema.nullable() }),
   /** Export both frames as PNG, long side `size`; answered by `exported` or `failed`. */
   z.object({
     type: z.literal('export'),
@@ -97,9 +97,10 @@ export type UiToMainMessage = z.infer<typeof uiToMainMessageSchema>;
 export const mainToUiMessageSchema = z.discriminatedUnion('type', [
   z.object({
     type: z.literal('init'),
-    /** Where the helper listens, e.g. http://localhost:7415. */
+    /** The server the panel talks to: the local helper (http://localhost:7415) or the team server this build names. */
     helperUrl: z.url(),
     settings: panelSettingsSchema,
+    /** The token saved for that server; null when none was, or it was saved for another server. */
     token: pairingTokenSchema.nullable(),
   }),
   z.object({ type: z.literal('selection'), selection: selectionSchema }),

@@ -2,7 +2,7 @@ import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll } from 'vitest';
 
-import { SETTINGS_KEY, TOKEN_KEY } from '../../plugin/main/gramstyleMain.js';
+import { SETTINGS_KEY, TOKEN_KEY, TOKEN_SERVER_KEY } from '../../plugin/main/gramstyleMain.js';
 import { renderSampleFrames } from '../../helper/samples/frames.js';
 import { type RunningHelper, startHelperServer } from '../../helper/server/index.js';
 import { bearer, healthSchema } from '../../shared/protocol.js';
@@ -64,7 +64,11 @@ export function panelSuite() {
       return helper;
     },
     async open(options: Omit<HarnessOptions, 'uiHtml' | 'helperPort'> & { helperPort?: number }): Promise<PluginHarness> {
-      harness = await openPluginHarness({ uiHtml, helperPort: this.helper.port, ...options });
+      const helperPort = options.helperPort ?? this.helper.port;
+      // The designer saved their token for the helper the panel talks to: here the test's port stands for 7415.
+      const { storage } = options.figma;
+      if (storage.has(TOKEN_KEY) && !storage.has(TOKEN_SERVER_KEY)) storage.set(TOKEN_SERVER_KEY, `http://localhost:${helperPort}`);
+      harness = await openPluginHarness({ uiHtml, ...options, helperPort });
       return harness;
     },
     /** The designer's file in the panel, once it is connected to the helper and shows the two frames. */
