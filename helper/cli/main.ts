@@ -6,6 +6,7 @@ import { demoCommand, DEMO_ITERATIONS, DEMO_OUTPUT, DEMO_SIZE } from './demoComm
 import { doctorCommand } from './doctorCommand.js';
 import { gatewayCommand } from './gatewayCommand.js';
 import { pairCommand } from './pairCommand.js';
+import { pluginCommand } from './pluginCommand.js';
 import { serveCommand } from './serveCommand.js';
 import { serviceCommand } from './serviceCommand.js';
 import { choiceList } from './jobArgs.js';
@@ -28,6 +29,7 @@ const COMMANDS: Record<string, Command> = {
   worker: workerCommand,
   users: usersCommand,
   batch: batchCommand,
+  plugin: pluginCommand,
 };
 
 /** The `gramstyle` command line. Returns the exit code: 0 done, 1 failed, 2 wrong usage, 130 interrupted. */
@@ -101,6 +103,9 @@ Team mode (see the README): a gateway on a server, workers on GPU hosts, BullMQ 
   gramstyle batch --server URL --token T <style> <content>... -o DIR [options]
                                            many contents against one style on a gateway or helper;
                                            the token may come from GRAMSTYLE_TOKEN instead
+  gramstyle plugin build --server URL [-o DIR] [--name NAME] [--id ID]
+                                           the Figma plugin for the team server (https, a domain
+                                           name; default DIR gramstyle-plugin): import DIR/manifest.json
   --redis defaults to GRAMSTYLE_REDIS, else redis://127.0.0.1:6379.
 
   gramstyle help | --help | --version
