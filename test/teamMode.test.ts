@@ -5,18 +5,16 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import sharp from 'sharp';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 
 import { outputSize } from '../helper/imageio/index.js';
 import { healthSchema, type JobStatus } from '../shared/protocol.js';
-import { GramstyleCli } from './support/gramstyleCli.js';
-import { expectError, HelperClient, rawRequest } from './support/helperClient.js';
-import { RedisServer } from './support/redisServer.js';
-import { sharedImagePath } from './support/sharedAssets.js';
-import { jobsTakenBy, type LoggedProcess, startGatewayProcess, startWorkerProcess } from './support/teamProcesses.js';
+import { expectError, rawRequest } from './support/helperClient.js';
+import { teamCluster } from './support/teamCluster.js';
+import { jobsTakenBy, startGatewayProcess } from './support/teamProcesses.js';
 
 /**
- * Team mode with real parts, all started here: Debian's redis-server on a free port (nothing saved), the real
+ * Team mode with real parts, all started here (test/support/teamCluster.ts): Debian's redis-server, the real
  * `gramstyle gateway`, and two `gramstyle worker` processes running the real engine with the real VGG-19 weights, at
  * 64 px. The file shares them across its tests (the kill -9 test comes last: it leaves one worker).
  */
@@ -24,62 +22,8 @@ import { jobsTakenBy, type LoggedProcess, startGatewayProcess, startWorkerProces
 const QUOTA = 4;
 const PUBLIC_NAME = 'style.example.test';
 
-let redis: RedisServer;
-let cli: GramstyleCli;
-let home: string;
-let gateway: { process: LoggedProcess; url: string; port: number };
-let workers: LoggedProcess[] = [];
-const tokens: Record<string, string> = {};
-let images: { content: string; wide: string; style: string };
-
-/** A user's client of the gateway. */
-const as = (user: string): HelperClient => new HelperClient(gateway.url, tokens[user]!);
-
-async function addUser(name: string): Promise<string> {
-  const { code, stdout, stderr } = await cli.run(['users', 'add', name, '--redis', redis.url]);
-  expect(code, stderr).toBe(0);
-  expect(stdout.trim()).toMatch(/^[0-9a-f]{64}$/);
-  return stdout.trim();
-}
-
-/** A shared picture as a small base64 PNG (the gateway brings it to the job's size). */
-async function sharedPng(name: string, width: number): Promise<string> {
-  return (await sharp(sharedImagePath(name)).resize(width).png().toBuffer()).toString('base64');
-}
-
-function job(content: string, iterations: number) {
-  return { content, style: images.style, options: { size: 64, iterations } };
-}
-
-/** Which worker took the job, from their logs (each says "took job <id>"). */
-function workerOf(id: string): LoggedProcess | undefined {
-  return workers.find((worker) => jobsTakenBy(worker).includes(id));
-}
-
-async function waitUntilRunning(client: HelperClient, id: string): Promise<void> {
-  await client.pollUntil(id, (status) => status.status === 'running' && status.progress.iteration >= 1, 120_000);
-}
-
-beforeAll(async () => {
-  redis = await RedisServer.start();
-  home = await mkdtemp(join(tmpdir(), 'gramstyle-team-'));
-  cli = new GramstyleCli(home);
-  [images, gateway] = await Promise.all([
-    Promise.all([sharedPng('golden_gate.jpg', 96), sharedPng('hoovertowernight.jpg', 120), sharedPng('starry_night.jpg', 96)]).then(
-      ([content, wide, style]) => ({ content, wide, style }),
-    ),
-    startGatewayProcess(cli, redis.url, ['--max-waiting', String(QUOTA), '--public-name', PUBLIC_NAME]),
-  ]);
-  for (const user of ['alice', 'bob', 'carol']) tokens[user] = await addUser(user);
-  workers = await Promise.all([startWorkerProcess(cli, redis.url, 'w1'), startWorkerProcess(cli, redis.url, 'w2')]);
-}, 240_000);
-
-afterAll(async () => {
-  await Promise.all(workers.map((worker) => worker.kill()));
-  await gateway?.process.stop();
-  await redis?.stop();
-  if (home) await rm(home, { recursive: true, force: true });
-});
+const team = teamCluster(['--max-waiting', String(QUOTA), '--public-name', PUBLIC_NAME]);
+const { as, job, workerOf, waitUntilRunning, addUser, tokens } = team;
 
 describe('team mode: a gateway, two workers and Redis', () => {
   it('says it is a gateway with two workers, and whose token it is', async () => {
@@ -93,12 +37,12 @@ describe('team mode: a gateway, two workers and Redis', () => {
     const bob = as('bob');
     const batch = await alice.fetch('/v1/batches', {
       method: 'POST',
-      body: JSON.stringify({ contents: [images.content, images.wide, images.content], style: images.style, options: { size: 64, iterations: 12 } }),
+      body: JSON.stringify({ contents: [team.images.content, team.images.wide, team.images.content], style: team.images.style, options: { size: 64, iterations: 12 } }),
     });
     expect(batch.status).toBe(202);
     const aliceJobs = ((await batch.json()) as { jobs: string[] }).jobs;
     expect(aliceJobs).toHaveLength(3);
-    const bobJob = await bob.submitOk(job(images.wide, 12));
+    const bobJob = await bob.submitOk(job(team.images.wide, 12));
 
     const seen = new Map<string, JobStatus[]>();
     await Promise.all(
@@ -114,16 +58,16 @@ describe('team mode: a gateway, two workers and Redis', () => {
     }
 
     // Bob's one job ran before Alice's third: each job's priority grows with its user's waiting jobs.
-    const takenInOrder = workers
+    const takenInOrder = team.workers
       .flatMap((worker) => [...worker.log().matchAll(/^(\S+) took job (\S+)/gm)].map((match) => ({ at: match[1]!, id: match[2]! })))
       .sort((a, b) => a.at.localeCompare(b.at))
       .map(({ id }) => id);
     expect(takenInOrder.indexOf(bobJob)).toBeLessThan(takenInOrder.indexOf(aliceJobs[2]!));
     // Both workers took some of them.
-    for (const worker of workers) expect(jobsTakenBy(worker).length, worker.name).toBeGreaterThan(0);
+    for (const worker of team.workers) expect(jobsTakenBy(worker).length, worker.name).toBeGreaterThan(0);
 
     // The results: PNGs at the job's size, in the content's aspect ratio.
-    const contentOf = new Map([...aliceJobs.map((id, index) => [id, index === 1 ? images.wide : images.content] as const), [bobJob, images.wide]]);
+    const contentOf = new Map([...aliceJobs.map((id, index) => [id, index === 1 ? team.images.wide : team.images.content] as const), [bobJob, team.images.wide]]);
     for (const [id, client] of [...aliceJobs.map((id) => [id, alice] as const), [bobJob, bob] as const]) {
       const response = await client.fetch(`/v1/jobs/${id}/result`);
       expect(response.headers.get('content-type')).toMatch(/image\/png/);
@@ -138,8 +82,8 @@ describe('team mode: a gateway, two workers and Redis', () => {
     const alice = as('alice');
     const bob = as('bob');
     const carol = as('carol');
-    const aliceJob = await alice.submitOk(job(images.content, 5000));
-    const bobJob = await bob.submitOk(job(images.content, 5000));
+    const aliceJob = await alice.submitOk(job(team.images.content, 5000));
+    const bobJob = await bob.submitOk(job(team.images.content, 5000));
     await Promise.all([waitUntilRunning(alice, aliceJob), waitUntilRunning(bob, bobJob)]);
     const aliceWorker = workerOf(aliceJob)!;
     const bobWorker = workerOf(bobJob)!;
@@ -147,20 +91,20 @@ describe('team mode: a gateway, two workers and Redis', () => {
     expect(bobWorker).not.toBe(aliceWorker);
 
     // Both workers are busy: what is queued now waits. Bob's is first; Carol sees her places counted after it.
-    const bobWaiting = await bob.submitOk(job(images.content, 4));
+    const bobWaiting = await bob.submitOk(job(team.images.content, 4));
     const carolBatch = await carol.fetch('/v1/batches', {
       method: 'POST',
-      body: JSON.stringify({ contents: Array(QUOTA).fill(images.content), style: images.style, options: { size: 64, iterations: 4 } }),
+      body: JSON.stringify({ contents: Array(QUOTA).fill(team.images.content), style: team.images.style, options: { size: 64, iterations: 4 } }),
     });
     expect(carolBatch.status).toBe(202);
     const carolJobs = ((await carolBatch.json()) as { jobs: string[] }).jobs;
     expect((await bob.status(bobWaiting)).queuePosition).toBe(1);
     expect(await Promise.all(carolJobs.map(async (id) => (await carol.status(id)).queuePosition))).toEqual([2, 3, 4, 5]);
     // Carol is at her quota of waiting jobs: one more is refused, and so is a batch that would pass it.
-    await expectError(await carol.submit(job(images.content, 4)), 429, 'queue-full', /you have 4 jobs waiting and may have at most 4/);
+    await expectError(await carol.submit(job(team.images.content, 4)), 429, 'queue-full', /you have 4 jobs waiting and may have at most 4/);
     expect((await alice.fetch('/v1/batches', {
       method: 'POST',
-      body: JSON.stringify({ contents: Array(QUOTA + 1).fill(images.content), style: images.style }),
+      body: JSON.stringify({ contents: Array(QUOTA + 1).fill(team.images.content), style: team.images.style }),
     })).status).toBe(429);
 
     // Alice cannot see, fetch or cancel Bob's job: to her it does not exist.
@@ -196,21 +140,21 @@ describe('team mode: a gateway, two workers and Redis', () => {
   it('refuses a revoked user’s token from the next request on', async () => {
     tokens.dave = await addUser('dave');
     expect((await as('dave').fetch('/v1/pairing')).status).toBe(200);
-    const listed = await cli.run(['users', 'list', '--redis', redis.url]);
+    const listed = await team.cli.run(['users', 'list', '--redis', team.redis.url]);
     expect(listed.stdout).toMatch(/^dave\tadded /m);
-    const revoked = await cli.run(['users', 'revoke', 'dave', '--redis', redis.url]);
+    const revoked = await team.cli.run(['users', 'revoke', 'dave', '--redis', team.redis.url]);
     expect(revoked.code, revoked.stderr).toBe(0);
     await expectError(await as('dave').fetch('/v1/pairing'), 401, 'unauthorized', /nobody’s/);
     expect((await as('dave').health()).details).toBeNull();
-    expect((await cli.run(['users', 'list', '--redis', redis.url])).stdout).not.toMatch(/^dave/m);
-    const again = await cli.run(['users', 'revoke', 'dave', '--redis', redis.url]);
+    expect((await team.cli.run(['users', 'list', '--redis', team.redis.url])).stdout).not.toMatch(/^dave/m);
+    const again = await team.cli.run(['users', 'revoke', 'dave', '--redis', team.redis.url]);
     expect([again.code, again.stderr.trim()]).toEqual([1, 'gramstyle: there is no user "dave"']);
   });
 
   it('answers requests addressed to its public name, and refuses other names', async () => {
-    const health = (host: string) => rawRequest(gateway.url, { path: '/v1/health', headers: { Host: host } });
+    const health = (host: string) => rawRequest(team.gateway.url, { path: '/v1/health', headers: { Host: host } });
     expect((await health(PUBLIC_NAME)).status).toBe(200);
-    expect((await health(`${PUBLIC_NAME}:${gateway.port}`)).status).toBe(200);
+    expect((await health(`${PUBLIC_NAME}:${team.gateway.port}`)).status).toBe(200);
     expect((await health('attacker.example')).status).toBe(403);
   });
 
@@ -218,11 +162,11 @@ describe('team mode: a gateway, two workers and Redis', () => {
     const dir = await mkdtemp(join(tmpdir(), 'gramstyle-batch-'));
     try {
       const [content, style] = [join(dir, 'bridge.png'), join(dir, 'night.png')];
-      await writeFile(content, Buffer.from(images.content, 'base64'));
-      await writeFile(style, Buffer.from(images.style, 'base64'));
+      await writeFile(content, Buffer.from(team.images.content, 'base64'));
+      await writeFile(style, Buffer.from(team.images.style, 'base64'));
       const out = join(dir, 'out');
-      const args = ['batch', '--server', gateway.url, '--token', tokens.carol!, style, content, content, '-o', out, '--size', '48', '--iterations', '6'];
-      const { code, stdout, stderr } = await cli.run(args, 180_000);
+      const args = ['batch', '--server', team.gateway.url, '--token', tokens.carol!, style, content, content, '-o', out, '--size', '48', '--iterations', '6'];
+      const { code, stdout, stderr } = await team.cli.run(args, 180_000);
       expect(code, stderr).toBe(0);
       expect(stdout.trim().split('\n')).toEqual([join(out, 'bridge.png'), join(out, 'bridge-2.png')]);
       expect(stderr).toMatch(/^batch of 2: /m);
@@ -231,7 +175,7 @@ describe('team mode: a gateway, two workers and Redis', () => {
         const { width, format } = await sharp(await readFile(join(out, file))).metadata();
         expect({ width, format }).toEqual({ width: 48, format: 'png' });
       }
-      const refused = await cli.run(['batch', '--server', gateway.url, '--token', '0'.repeat(64), style, content, '-o', out]);
+      const refused = await team.cli.run(['batch', '--server', team.gateway.url, '--token', '0'.repeat(64), style, content, '-o', out]);
       expect(refused.code).toBe(1);
       expect(refused.stderr).toMatch(/the server refused the batch: .*nobody’s.*\(HTTP 401\)/);
     } finally {
@@ -241,9 +185,9 @@ describe('team mode: a gateway, two workers and Redis', () => {
 
   it('says what is wrong with a team command line, and exits 2', async () => {
     const usage = await Promise.all([
-      cli.run(['users', 'rename', 'x', '--redis', redis.url]),
-      cli.run(['batch', '--server', 'ftp://x', 'style.png']),
-      cli.run(['gateway', '--tls-cert', 'cert.pem', '--redis', 'http://x']),
+      team.cli.run(['users', 'rename', 'x', '--redis', team.redis.url]),
+      team.cli.run(['batch', '--server', 'ftp://x', 'style.png']),
+      team.cli.run(['gateway', '--tls-cert', 'cert.pem', '--redis', 'http://x']),
     ]);
     expect(usage.map(({ code }) => code)).toEqual([2, 2, 2]);
     expect(usage[0]!.stderr).toMatch(/users: expected add NAME, revoke NAME or list, got "rename"/);
@@ -257,12 +201,12 @@ describe('team mode: a gateway, two workers and Redis', () => {
     );
     expect(usage[2]!.stderr).toMatch(/--redis: expected a redis:\/\/ or rediss:\/\/ URL, got "http:\/\/x"/);
     expect(usage[2]!.stderr).toMatch(/--tls-cert and --tls-key go together/);
-    const added = await cli.run(['users', 'add', 'alice', '--redis', redis.url]);
+    const added = await team.cli.run(['users', 'add', 'alice', '--redis', team.redis.url]);
     expect([added.code, added.stderr.trim()]).toEqual([1, 'gramstyle: user "alice" exists already (revoke it first to give them a new token)']);
   });
 
   it('refuses to listen beyond loopback without TLS; listens there with a certificate', async () => {
-    const bare = await cli.run(['gateway', '--redis', redis.url, '--host', '0.0.0.0', '--port', '0']);
+    const bare = await team.cli.run(['gateway', '--redis', team.redis.url, '--host', '0.0.0.0', '--port', '0']);
     expect(bare.code).toBe(2);
     expect(bare.stderr).toMatch(/refusing to listen on 0\.0\.0\.0 without TLS/);
 
@@ -272,7 +216,7 @@ describe('team mode: a gateway, two workers and Redis', () => {
       'req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '1',
       '-subj', '/CN=localhost', '-addext', 'subjectAltName=DNS:localhost,IP:127.0.0.1', '-keyout', keyPath, '-out', certPath,
     ]);
-    const tls = await startGatewayProcess(cli, redis.url, ['--host', '0.0.0.0', '--tls-cert', certPath, '--tls-key', keyPath]);
+    const tls = await startGatewayProcess(team.cli, team.redis.url, ['--host', '0.0.0.0', '--tls-cert', certPath, '--tls-key', keyPath]);
     try {
       expect(tls.url).toMatch(/^https:\/\/0\.0\.0\.0:\d+$/);
       const ca = await readFile(certPath);
@@ -294,10 +238,10 @@ describe('team mode: a gateway, two workers and Redis', () => {
 
   it('runs a job again on the other worker when the one running it is killed (kill -9), and says it restarted', async () => {
     const carol = as('carol');
-    const id = await carol.submitOk(job(images.content, 40));
+    const id = await carol.submitOk(job(team.images.content, 40));
     await waitUntilRunning(carol, id);
     const victim = workerOf(id)!;
-    const survivor = workers.find((worker) => worker !== victim)!;
+    const survivor = team.workers.find((worker) => worker !== victim)!;
     await victim.kill();
 
     const statuses = await carol.pollUntil(id, (status) => ['done', 'failed', 'canceled'].includes(status.status), 180_000);
