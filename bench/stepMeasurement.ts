@@ -1,6 +1,23 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { stylizeOptionsSchema } from '../shared/stylizeOptions.js';
-import { StyleTransfer, convMultiplyAddsPerPixel, type GatysNetwork, type RgbImage } from '../helper/engine/index.js';
+import {
+  StyleTransfer,
+  convMultiplyAddsPerPixel,
+  oneStyle,
+  type GatysNetwork,
+  type RgbImage,
+} from '../helper/engine/index.js';
+
+/** A content image and one style image. */
+export interface ImagePair {
+  readonly content: RgbImage;
+  readonly style: RgbImage;
+}
+
+/** The pair as the engine takes it. */
+function request(pair: ImagePair): { content: RgbImage; styles: ReturnType<typeof oneStyle> } {
+  return { content: pair.content, styles: oneStyle(pair.style) };
+}
 
 /** What one size measures, in one fresh process (so that its peak memory is its own). */
 export interface SizeMeasurement {
@@ -25,7 +42,7 @@ export function stepFlops(image: { width: number; height: number }): number {
 export async function measureSize(
   network: GatysNetwork,
   /** `steps` are timed on these (square crops, like the PyTorch reference); `job` is a job as a user would run it. */
-  images: { steps: { content: RgbImage; style: RgbImage }; job: { content: RgbImage; style: RgbImage } },
+  images: { steps: ImagePair; job: ImagePair },
   size: number,
   steps: number,
 ): Promise<SizeMeasurement> {
@@ -36,12 +53,12 @@ export async function measureSize(
 
   // The first iteration also computes the targets and compiles kernels: it is the warm-up.
   const finishedAt: number[] = [];
-  await transfer.run({ ...images.steps, options, onProgress: (event) => void finishedAt.push(event.progress.elapsedMs) });
+  await transfer.run({ ...request(images.steps), options, onProgress: (event) => void finishedAt.push(event.progress.elapsedMs) });
   const stepMs = finishedAt.slice(1).map((end, i) => end - finishedAt[i]!);
   const secondsPerStep = median(stepMs) / 1000;
 
   const profile = await tf.profile(async () => {
-    await transfer.run({ ...images.steps, options: { ...options, iterations: 1 } });
+    await transfer.run({ ...request(images.steps), options: { ...options, iterations: 1 } });
   });
 
   const firstPreviewSeconds = await timeToFirstPreview(transfer, images.job, size);
@@ -58,7 +75,7 @@ export async function measureSize(
 /** A job with the default options at this size, stopped at its first preview (as the helper renders one). */
 async function timeToFirstPreview(
   transfer: StyleTransfer,
-  images: { content: RgbImage; style: RgbImage },
+  images: ImagePair,
   size: number,
 ): Promise<number> {
   const controller = new AbortController();
@@ -66,7 +83,7 @@ async function timeToFirstPreview(
   let seconds = Number.NaN;
   try {
     await transfer.run({
-      ...images,
+      ...request(images),
       options: stylizeOptionsSchema.parse({ size }),
       signal: controller.signal,
       onProgress: (event) => {
@@ -97,7 +114,7 @@ export interface DefaultJobMeasurement {
 
 export async function measureDefaultJob(
   network: GatysNetwork,
-  images: { content: RgbImage; style: RgbImage },
+  images: ImagePair,
 ): Promise<DefaultJobMeasurement> {
   const options = stylizeOptionsSchema.parse({ size: Math.max(images.content.width, images.content.height) });
   const startedAt = performance.now();
@@ -107,7 +124,7 @@ export async function measureDefaultJob(
   let scaleStartedMs = 0;
   let lastElapsedMs = 0;
   const result = await new StyleTransfer(network).run({
-    ...images,
+    ...request(images),
     options,
     onProgress: ({ progress, preview }) => {
       if (Number.isNaN(firstPreviewSeconds)) {

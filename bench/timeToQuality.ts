@@ -1,6 +1,7 @@
 import { stylizeOptionsSchema } from '../shared/stylizeOptions.js';
 import {
   distanceJudge,
+  oneStyle,
   scaleSchedule,
   StyleTransfer,
   type Distances,
@@ -231,7 +232,7 @@ async function runInTurns(
   try {
     await transfer.run({
       content,
-      style,
+      styles: oneStyle(style),
       options,
       onProgress: async ({ progress: event, preview }) => {
         endTurn();

@@ -18,6 +18,8 @@ import {
   type JobStatus,
   jobStatusSchema,
   pairingResponseSchema,
+  type StrengthRowResult,
+  strengthRowResultSchema,
 } from './protocol.js';
 
 export type HttpMethod = 'GET' | 'POST' | 'DELETE';
@@ -132,11 +134,16 @@ export class HelperClient {
     return parseAnswer(await this.send({ method: 'GET', path: `/jobs/${encodeURIComponent(id)}${query}` }), jobStatusSchema);
   }
 
-  /** The finished job's PNG. */
+  /** The finished stylize job's PNG. */
   async result(id: string): Promise<Uint8Array> {
     const answer = await this.send({ method: 'GET', path: `/jobs/${encodeURIComponent(id)}/result` });
     if (answer.status !== 200) throw errorFrom(answer);
     return answer.body;
+  }
+
+  /** The finished strength-row job's previews. */
+  async strengthRow(id: string): Promise<StrengthRowResult> {
+    return parseAnswer(await this.send({ method: 'GET', path: `/jobs/${encodeURIComponent(id)}/result` }), strengthRowResultSchema);
   }
 
   async cancel(id: string): Promise<void> {

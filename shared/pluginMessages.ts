@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { MIN_SIZE, stylizeOptionsSchema } from './stylizeOptions.js';
+import { MAX_STYLES, MIN_SIZE, stylizeOptionsSchema } from './stylizeOptions.js';
 
 /**
  * The messages between the Figma plugin's main thread (plugin/main: the document, exports, insertion, storage) and
@@ -15,6 +15,13 @@ export const FIGMA_MAX_IMAGE_SIZE = 4096;
 export const EXPORTABLE_NODE_TYPES = ['FRAME', 'COMPONENT', 'INSTANCE', 'GROUP'] as const;
 export const exportableNodeTypeSchema = z.enum(EXPORTABLE_NODE_TYPES);
 export type ExportableNodeType = z.infer<typeof exportableNodeTypeSchema>;
+
+/**
+ * The most frames the panel takes: the content and up to three styles, each with its weight in the blend (the API
+ * takes MAX_STYLES; three style cards with their sliders are what the panel shows without scrolling past the run).
+ */
+export const MAX_SELECTED_FRAMES = 4;
+const MAX_PANEL_STYLES = Math.min(MAX_STYLES, MAX_SELECTED_FRAMES - 1);
 
 /** Long side of the thumbnails in the panel, in image pixels (shown at half that size on 2× screens). */
 export const THUMBNAIL_SIZE = 96;
@@ -38,6 +45,9 @@ export const panelSettingsSchema = z.object({
   /** The job's own limit (MAX_SIZE) is Figma's image limit too. */
   size: jobOptionShape.size,
   iterations: jobOptionShape.iterations,
+  preserveColors: jobOptionShape.preserveColors,
+  /** Shown as the brush size. */
+  styleScale: jobOptionShape.styleScale,
 });
 export type PanelSettings = z.output<typeof panelSettingsSchema>;
 
@@ -55,9 +65,11 @@ export const frameSummarySchema = z.object({
 });
 export type FrameSummary = z.infer<typeof frameSummarySchema>;
 
+const styleIdsSchema = z.array(nodeIdSchema).min(1).max(MAX_PANEL_STYLES);
+
 export const selectionSchema = z.discriminatedUnion('state', [
-  /** Exactly two exportable nodes, already assigned their roles. */
-  z.object({ state: z.literal('ready'), content: frameSummarySchema, style: frameSummarySchema }),
+  /** Two to MAX_SELECTED_FRAMES exportable nodes, already assigned their roles: one content, the others styles. */
+  z.object({ state: z.literal('ready'), content: frameSummarySchema, styles: z.array(frameSummarySchema).min(1).max(MAX_PANEL_STYLES) }),
   /** Anything else: a sentence telling the user what to select. */
   z.object({ state: z.literal('hint'), hint: z.string() }),
 ]);
@@ -68,24 +80,29 @@ export type SelectionState = z.infer<typeof selectionSchema>;
 export const uiToMainMessageSchema = z.discriminatedUnion('type', [
   /** The panel is listening: the main thread answers with `init` and the current `selection`. */
   z.object({ type: z.literal('ready') }),
-  z.object({ type: z.literal('swap-roles') }),
+  /** Make this selected frame the content (the others become the styles). */
+  z.object({ type: z.literal('set-content'), frameId: nodeIdSchema }),
   z.object({ type: z.literal('save-settings'), settings: panelSettingsSchema }),
   /** A token the server at `helperUrl` took (kept with that server's URL, so that no other server ever gets it); null forgets it. */
   z.object({ type: z.literal('save-token'), helperUrl: z.url(), token: pairingTokenSchema.nullable() }),
-  /** Export both frames as PNG, long side `size`; answered by `exported` or `failed`. */
+  /**
+   * Export the frames as PNG: the content with the long side `size`, each style with `styleSize` (the brush size
+   * times the output's, so that the helper need not enlarge it); answered by `exported` or `failed`.
+   */
   z.object({
     type: z.literal('export'),
     requestId: requestIdSchema,
     contentId: nodeIdSchema,
-    styleId: nodeIdSchema,
+    styleIds: styleIdsSchema,
     size: z.number().int().min(MIN_SIZE).max(FIGMA_MAX_IMAGE_SIZE),
+    styleSize: z.number().int().min(1).max(FIGMA_MAX_IMAGE_SIZE),
   }),
   /** Insert the result beside the content frame; answered by `inserted` or `failed`. */
   z.object({
     type: z.literal('insert'),
     requestId: requestIdSchema,
     contentId: nodeIdSchema,
-    styleId: nodeIdSchema,
+    styleIds: styleIdsSchema,
     png: bytesSchema,
   }),
   z.object({ type: z.literal('notify'), message: z.string().min(1), error: z.boolean() }),
@@ -104,7 +121,8 @@ export const mainToUiMessageSchema = z.discriminatedUnion('type', [
     token: pairingTokenSchema.nullable(),
   }),
   z.object({ type: z.literal('selection'), selection: selectionSchema }),
-  z.object({ type: z.literal('exported'), requestId: requestIdSchema, content: bytesSchema, style: bytesSchema }),
+  /** The styles in the order of the request's styleIds. */
+  z.object({ type: z.literal('exported'), requestId: requestIdSchema, content: bytesSchema, styles: z.array(bytesSchema) }),
   z.object({ type: z.literal('inserted'), requestId: requestIdSchema, nodeId: nodeIdSchema, name: z.string() }),
   /** An `export` or `insert` that did not work; the main thread has told the user through figma.notify too. */
   z.object({ type: z.literal('failed'), requestId: requestIdSchema, message: z.string() }),

@@ -1,5 +1,6 @@
 import { z } from 'zod';
-import { stylizeOptionsSchema } from './stylizeOptions.js';
+import { STRENGTH_ROW_LENGTH } from './strengthRow.js';
+import { MAX_STYLES, NO_POSITIVE_STYLE_WEIGHT, styleWeightSchema, stylizeOptionsSchema } from './stylizeOptions.js';
 import { stylizeProgressSchema, type StylizeProgress } from './stylizeProgress.js';
 
 /**
@@ -100,26 +101,76 @@ const base64ImageSchema = z
   .transform((value) => value.replace(/^data:image\/[a-z+.-]+;base64,/i, ''))
   .refine((value) => BASE64_TEXT.test(value), 'is not base64');
 
-/** What every job of a request shares: the style and the options. */
+/**
+ * What a job makes: `stylize`, the image at options.size; `strength-row`, small previews of the same job at
+ * STRENGTH_ROW_LENGTH strengths around options.strength (shared/strengthRow.ts), for picking the strength.
+ */
+export const jobKindSchema = z.enum(['stylize', 'strength-row']);
+export type JobKind = z.infer<typeof jobKindSchema>;
+
+/** One of several style images and its weight in the blend (equal weights when omitted). */
+export const weightedStyleSchema = z.object({ image: base64ImageSchema, weight: styleWeightSchema.default(1) }).strict();
+export type WeightedStyle = z.output<typeof weightedStyleSchema>;
+
+/**
+ * What every job of a request shares: either `style` (one image) or `styles` (1–MAX_STYLES images with weights, whose
+ * Gram matrices are blended), and the options. Parsed, the style images are always `styles` (see oneStyleForm).
+ */
 const jobSettingsShape = {
-  style: base64ImageSchema,
+  style: base64ImageSchema.optional(),
+  styles: z
+    .array(weightedStyleSchema)
+    .min(1)
+    .max(MAX_STYLES)
+    .refine((styles) => styles.some((style) => style.weight > 0), NO_POSITIVE_STYLE_WEIGHT)
+    .optional(),
   options: stylizeOptionsSchema.prefault({}),
 };
 
-export const createJobRequestSchema = z.object({ content: base64ImageSchema, ...jobSettingsShape }).strict();
+interface StyleForms {
+  readonly style?: string | undefined;
+  readonly styles?: WeightedStyle[] | undefined;
+}
+
+/** A request names its style images one way: style or styles, not both, not neither. */
+function requireOneStyleForm(request: StyleForms, context: z.RefinementCtx): void {
+  if (request.style !== undefined && request.styles !== undefined) {
+    context.addIssue({ code: 'custom', path: ['styles'], message: 'give either style (one image) or styles, not both' });
+  } else if (request.style === undefined && request.styles === undefined) {
+    context.addIssue({
+      code: 'custom',
+      path: ['style'],
+      message: `missing: give style (one image) or styles (1–${MAX_STYLES} images with weights)`,
+    });
+  }
+}
+
+/** The style images as `styles`, however the request named them. */
+function oneStyleForm<T extends StyleForms>({ style, styles, ...request }: T): Omit<T, 'style' | 'styles'> & { styles: WeightedStyle[] } {
+  return { ...request, styles: styles ?? [{ image: style!, weight: 1 }] };
+}
+
+/** A job: its kind, the content, and the job settings. */
+export const createJobRequestSchema = z
+  .object({ kind: jobKindSchema.default('stylize'), content: base64ImageSchema, ...jobSettingsShape })
+  .strict()
+  .superRefine(requireOneStyleForm)
+  .transform(oneStyleForm);
 export type CreateJobRequest = z.input<typeof createJobRequestSchema>;
 
 /** The most content images one batch may carry. */
 export const MAX_BATCH_JOBS = 64;
 
 /**
- * POST /v1/batches: many content images against one style, one job each, in one request (answered with the jobs'
+ * POST /v1/batches: many content images against the same style images, one stylize job each, in one request (answered with the jobs'
  * ids in the order of `contents`). Accepted or refused whole: a batch over the queue's bound or the user's quota is a
  * 429 and queues nothing.
  */
 export const createBatchRequestSchema = z
   .object({ contents: z.array(base64ImageSchema).min(1).max(MAX_BATCH_JOBS), ...jobSettingsShape })
-  .strict();
+  .strict()
+  .superRefine(requireOneStyleForm)
+  .transform(oneStyleForm);
 export type CreateBatchRequest = z.input<typeof createBatchRequestSchema>;
 
 export const createBatchResponseSchema = z.object({ jobs: z.array(z.string()).min(1) });
@@ -164,12 +215,13 @@ export type JobStatusQuery = z.input<typeof jobStatusQuerySchema>;
 
 export const jobStatusSchema = z.object({
   id: z.string(),
+  kind: jobKindSchema,
   status: jobStateSchema,
   /** 1 = next to run; null unless queued. */
   queuePosition: z.number().int().min(1).nullable(),
   progress: jobProgressSchema,
   preview: jobPreviewSchema.nullable(),
-  /** Set once done: the result's size (fetch it from /v1/jobs/:id/result). */
+  /** Set once done: the result's size, of each preview for a strength row (fetch it from /v1/jobs/:id/result). */
   result: z.object({ width: z.number().int().positive(), height: z.number().int().positive() }).nullable(),
   error: z.object({ code: errorCodeSchema, message: z.string() }).nullable(),
   /**
@@ -179,6 +231,22 @@ export const jobStatusSchema = z.object({
   restarts: z.number().int().min(0),
 });
 export type JobStatus = z.infer<typeof jobStatusSchema>;
+
+/** GET /v1/jobs/:id/result of a strength row: its previews, lowest strength first. */
+export const strengthRowResultSchema = z.object({
+  previews: z
+    .array(
+      z.object({
+        strength: z.number().min(0).max(100),
+        width: z.number().int().positive(),
+        height: z.number().int().positive(),
+        /** base64 PNG */
+        png: z.string(),
+      }),
+    )
+    .length(STRENGTH_ROW_LENGTH),
+});
+export type StrengthRowResult = z.infer<typeof strengthRowResultSchema>;
 
 /** Header carrying the pairing token: `Authorization: Bearer <token>`. */
 export function bearer(token: string): string {

@@ -12,15 +12,33 @@ export const MAX_SIZE = 4096;
 /** From this long side up, multiScale 'auto' optimizes coarse to fine. */
 export const MULTI_SCALE_AUTO_SIZE = 512;
 
+/** The brush size: the style image's long side as a multiple of the output's (see styleScale). */
+export const MIN_STYLE_SCALE = 0.25;
+export const MAX_STYLE_SCALE = 2;
+
 /**
- * The most each style layer weight and the tv weight may be. Far above any use: the layer weights count only relative
- * to each other (they are normalised), and a ratio of 10⁶ between two layers already leaves the smaller one without
- * effect (0 turns a layer off); the tv term (a texture's is about 0.03, at most 2) at 10⁶ outweighs the strongest style
- * term (β/α = 10⁴ at strength 100, times a style loss below 1 once converged) many times over, which leaves a flat
- * image. Far below where a sum of weights or a weighted term overflows: unbounded, five weights of 1e308 summed to
- * Infinity and the job returned the content as its result.
+ * The most each style layer weight, style image weight and the tv weight may be. Far above any use: the layer and
+ * style image weights count only relative to each other (they are normalised), and a ratio of 10⁶ between two already
+ * leaves the smaller one without effect (0 turns it off); the tv term (a texture's is about 0.03, at most 2) at 10⁶
+ * outweighs the strongest style term (β/α = 10⁴ at strength 100, times a style loss below 1 once converged) many
+ * times over, which leaves a flat image. Far below where a sum of weights or a weighted term overflows: unbounded,
+ * five weights of 1e308 summed to Infinity and the job returned the content as its result.
  */
 export const MAX_LOSS_WEIGHT = 1e6;
+
+/** How many style images one job may blend (jcjohnson/neural-style's -style_blend_weights). */
+export const MAX_STYLES = 4;
+export const NO_POSITIVE_STYLE_WEIGHT = 'at least one style weight must be positive';
+
+/** A style image's weight in a blend of several: relative to the others', 0 leaves it out. */
+export const styleWeightSchema = z.number().min(0).max(MAX_LOSS_WEIGHT);
+
+/** The weights of a job's style images, in their order (the CLI's --style-blend). */
+export const styleBlendSchema = z
+  .array(styleWeightSchema)
+  .min(1)
+  .max(MAX_STYLES)
+  .refine((weights) => weights.some((w) => w > 0), NO_POSITIVE_STYLE_WEIGHT);
 
 /**
  * Options of one style-transfer job. The CLI, the helper's HTTP API and the plugin all validate with this schema,
@@ -57,6 +75,18 @@ export const stylizeOptionsSchema = z
      * turns it on from MULTI_SCALE_AUTO_SIZE up; `iterations` is then the total over all scales.
      */
     multiScale: z.enum(['auto', 'on', 'off']).default('auto'),
+    /**
+     * Keep the content's colours (Gatys et al. 2017, "Controlling Perceptual Factors in Neural Style Transfer"):
+     * `luminance` transfers the style on the luminance only and keeps the content's chrominance; `histogram` first
+     * matches the style image's colours (mean and covariance of RGB) to the content's; `off` takes the style's
+     * colours too.
+     */
+    preserveColors: z.enum(['off', 'luminance', 'histogram']).default('off'),
+    /**
+     * The brush size: each style image is scaled so that its long side is styleScale × the output's before its Gram
+     * matrices are taken, so larger values paint with larger strokes.
+     */
+    styleScale: z.number().min(MIN_STYLE_SCALE).max(MAX_STYLE_SCALE).default(1),
   })
   .strict();
 

@@ -2,6 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { stylizeOptionsSchema } from '../shared/stylizeOptions.js';
 import {
+  oneStyle,
   BACKEND_NAMES,
   defaultCandidates,
   selectBackend,
@@ -54,7 +55,7 @@ describe('choosing a backend on this machine', () => {
     const style = await loadSharedImage('starry_night.jpg', 32);
     const result = await new StyleTransfer(auto.network).run({
       content,
-      style,
+      styles: oneStyle(style),
       options: stylizeOptionsSchema.parse({ size: 32, iterations: 3 }),
     });
     expect([result.image.width, result.image.height]).toEqual([content.width, content.height]);
@@ -90,7 +91,7 @@ describe('onnxruntime on WebGPU (software Vulkan)', () => {
       const progress: number[] = [];
       const result = await new StyleTransfer(selection.network).run({
         content,
-        style,
+        styles: oneStyle(style),
         options: stylizeOptionsSchema.parse({ size: 32, iterations: 3 }),
         onProgress: (event) => void progress.push(event.progress.styleLoss!),
       });

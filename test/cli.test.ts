@@ -134,6 +134,38 @@ describe('gramstyle stylize: wrong input fails fast and says why', () => {
     ]);
   });
 
+  it('bad creative controls: colours, brush size, style weights, too many style images', async () => {
+    await expectFailure(
+      ['stylize', contentPath, stylePath, '-o', 'x.png', '--preserve-colors', 'grey', '--style-scale', '3'],
+      2,
+      [
+        '--preserve-colors: invalid option: expected one of "off"|"luminance"|"histogram"',
+        '--style-scale: too big: expected number to be <=2',
+      ],
+    );
+    await expectFailure(['stylize', contentPath, stylePath, stylePath, '-o', 'x.png', '--style-blend', '0.7'], 2, [
+      '--style-blend: 1 weight for 2 style images (give one per style image)',
+    ]);
+    await expectFailure(['stylize', contentPath, stylePath, stylePath, '-o', 'x.png', '--style-blend', '0,0'], 2, [
+      '--style-blend: at least one style weight must be positive',
+    ]);
+    await expectFailure(['stylize', contentPath, stylePath, '-o', 'x.png', '--style-blend=-1'], 2, [
+      '--style-blend (value 1): too small: expected number to be >=0',
+      '--style-blend: at least one style weight must be positive',
+    ]);
+    const styles = ['a.png', 'b.png', 'c.png', 'd.png', 'e.png'];
+    await expectFailure(['stylize', contentPath, ...styles, '-o', 'x.png'], 2, [
+      'stylize: unexpected argument "e.png" (at most 4 style images)',
+    ]);
+  });
+
+  it('a missing style image among several, named by its number', async () => {
+    const missing = join(dir, 'missing-style.png');
+    await expectFailure(['stylize', contentPath, stylePath, missing, '-o', join(dir, 'out.png')], 1, [
+      `style image 2 ${missing}: file not found`,
+    ]);
+  });
+
   it('an unknown option or command', async () => {
     await expectFailure(['stylize', contentPath, stylePath, '-o', 'x.png', '--colour', 'red'], 2, [
       "unknown option '--colour'",
@@ -170,6 +202,34 @@ describe('gramstyle with the real VGG-19 weights', () => {
 
     const written = await sharp(await readFile(output)).metadata();
     expect([written.format, written.width, written.height]).toEqual(['png', 60, 40]);
+  });
+
+  it('stylize blends two style images, keeps the content colours and takes a brush size', async () => {
+    const output = join(dir, 'blend.png');
+    const otherStyle = join(dir, 'other-style.png');
+    await sharp({ create: { width: 40, height: 40, channels: 3, background: '#c02020' } })
+      .composite([{ input: Buffer.from('<svg width="40" height="40"><circle cx="20" cy="20" r="12" fill="#20c040"/></svg>') }])
+      .png()
+      .toFile(otherStyle);
+    const args = ['stylize', contentPath, stylePath, otherStyle, '-o', output, '--style-blend', '0.7,0.3'];
+    const controls = ['--preserve-colors', 'luminance', '--style-scale', '0.5', '--size', '48', '--iterations', '4'];
+    const result = await gramstyle([...args, ...controls], withWeights());
+    expect(result.code, result.stderr).toBe(0);
+    expect(result.stdout).toBe(`${output}\n`);
+    const [written, content] = await Promise.all(
+      [output, contentPath].map((path) => sharp(path).resize(48, 32, { fit: 'fill' }).raw().toBuffer()),
+    );
+    // Luminance only: the result has the content's chrominance (YIQ's I and Q, within rounding).
+    const chrominance = (rgb: Buffer, i: number): [number, number] => {
+      const [r, g, b] = [rgb[i]!, rgb[i + 1]!, rgb[i + 2]!];
+      return [0.596 * r - 0.274 * g - 0.322 * b, 0.211 * r - 0.523 * g + 0.312 * b];
+    };
+    let difference = 0;
+    for (let i = 0; i < written!.length; i += 3) {
+      const [a, b] = [chrominance(written!, i), chrominance(content!, i)];
+      difference += Math.abs(a[0] - b[0]) + Math.abs(a[1] - b[1]);
+    }
+    expect(difference / (written!.length / 3) / 2).toBeLessThan(1.5);
   });
 
   it('doctor names the chosen backend, why each better one was skipped, and the weights', async () => {
@@ -209,7 +269,8 @@ describe('gramstyle help and --version', () => {
   it('prints the usage and the version', async () => {
     const help = await gramstyle(['help']);
     expect(help.code).toBe(0);
-    expect(help.stdout).toContain('gramstyle stylize <content> <style> -o <out.png>');
+    expect(help.stdout).toContain('gramstyle stylize <content> <style> [<style> …] -o <out.png>');
+    expect(help.stdout).toContain('--preserve-colors off|luminance|histogram');
     const version = await gramstyle(['--version']);
     const manifest = JSON.parse(await readFile(join(projectRoot, 'package.json'), 'utf8')) as { version: string };
     expect(version.stdout).toBe(`${manifest.version}\n`);

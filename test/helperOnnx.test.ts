@@ -99,7 +99,11 @@ describe('the engine worker', () => {
     });
     await host.ready();
     const image = async (name: string): Promise<RgbImage> => loadSharedImage(name, 32);
-    const job = { content: await image('golden_gate.jpg'), style: await image('starry_night.jpg'), styleKey: 'starry' };
+    const job = {
+      kind: 'stylize',
+      content: await image('golden_gate.jpg'),
+      styles: [{ image: await image('starry_night.jpg'), weight: 1, key: 'starry' }],
+    } as const;
     for (const pooling of ['avg', 'max'] as const) {
       const outcome = await host.run(
         { jobId: pooling, ...job, options: stylizeOptionsSchema.parse({ size: 32, iterations: 2, pooling }) },

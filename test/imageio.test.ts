@@ -200,21 +200,21 @@ describe('resizing and encoding', () => {
     const style = join(dir, 'style.webp');
     await rawSharp(rampImage(300, 200)).png().toFile(content);
     await rawSharp(rampImage(100, 250)).webp().toFile(style);
-    const images = await prepareStylizeImages(content, await readFile(style), { size: 96 });
+    const images = await prepareStylizeImages(content, [await readFile(style)], { size: 96, styleScale: 1 });
     expect([images.content.width, images.content.height]).toEqual([96, 64]);
-    expect([images.style.width, images.style.height]).toEqual([38, 96]);
+    expect(images.styles.map((image) => [image.width, image.height])).toEqual([[38, 96]]);
   });
 
   it('prepareStylizeImages reports the content image first when both are bad', async () => {
     const missing = join(dir, 'missing.png');
     await expectImageInputError(
-      prepareStylizeImages(missing, Buffer.from('nope'), { size: 64 }),
+      prepareStylizeImages(missing, [Buffer.from('nope')], { size: 64, styleScale: 1 }),
       `content image ${missing}: file not found`,
     );
     const content = join(dir, 'ok.png');
     await rawSharp(rampImage(20, 10)).png().toFile(content);
     await expectImageInputError(
-      prepareStylizeImages(content, Buffer.from('nope'), { size: 64 }),
+      prepareStylizeImages(content, [Buffer.from('nope')], { size: 64, styleScale: 1 }),
       'style image: not a PNG, JPEG or WebP image',
     );
   });

@@ -1,10 +1,12 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { stylizeOptionsSchema, type StylizeOptionsInput } from '../shared/stylizeOptions.js';
+import { MAX_SIZE, stylizeOptionsSchema, type StylizeOptionsInput } from '../shared/stylizeOptions.js';
 import {
+  oneStyle,
   StyleTransfer,
   TfjsGatysNetwork,
   scaleSchedule,
+  MAX_SCALES,
   type GatysNetwork,
   type RgbImage,
   type StyleGrams,
@@ -65,6 +67,11 @@ describe('the scale schedule', () => {
       expect(schedule.at(-1)).toMatchObject({ width: 4096, height: 4096 });
     }
   });
+
+  it('has at most MAX_SCALES scales (what the helper sizes its Gram cache by), at the largest output', () => {
+    expect(MAX_SCALES).toBe(6);
+    expect(scaleSchedule({ width: MAX_SIZE, height: MAX_SIZE }, 200, 'auto')).toHaveLength(MAX_SCALES);
+  });
 });
 
 describe('the time left of a coarse-to-fine job', () => {
@@ -116,7 +123,7 @@ describe.each(TEST_NETWORKS)('coarse-to-fine style transfer on %s (real VGG-19 w
     const previews: RgbImage[] = [];
     const result = await transfer.run({
       content,
-      style,
+      styles: oneStyle(style),
       options: options(),
       onProgress: ({ progress, preview }) => {
         events.push(progress);
@@ -149,7 +156,7 @@ describe.each(TEST_NETWORKS)('coarse-to-fine style transfer on %s (real VGG-19 w
     let last = 0;
     const run = transfer.run({
       content,
-      style,
+      styles: oneStyle(style),
       options: options(),
       signal: controller.signal,
       onProgress: ({ progress }) => {
@@ -165,14 +172,15 @@ describe.each(TEST_NETWORKS)('coarse-to-fine style transfer on %s (real VGG-19 w
   it('asks a style target cache once per scale and never disposes what it returns', async () => {
     const cache = new Map<string, StyleGrams>();
     const asked: string[] = [];
-    const styleTargetCache = async (key: string, compute: () => Promise<StyleGrams>): Promise<StyleGrams> => {
+    const styleTargetCache = async (index: number, key: string, compute: () => Promise<StyleGrams>): Promise<StyleGrams> => {
+      expect(index).toBe(0);
       asked.push(key);
       if (!cache.has(key)) cache.set(key, await compute());
       return cache.get(key)!;
     };
     const before = tf.memory().numTensors;
-    await transfer.run({ content, style, styleTargetCache, options: options({ iterations: 3 }) });
-    await transfer.run({ content, style, styleTargetCache, options: options({ iterations: 3 }) });
+    await transfer.run({ content, styles: oneStyle(style), styleTargetCache, options: options({ iterations: 3 }) });
+    await transfer.run({ content, styles: oneStyle(style), styleTargetCache, options: options({ iterations: 3 }) });
     const keys = [`${Math.round(style.width / 2)}x${Math.round(style.height / 2)}:avg`, `${style.width}x${style.height}:avg`];
     expect(asked).toEqual([...keys, ...keys]);
     expect(cache.size).toBe(2);
@@ -189,7 +197,7 @@ describe('memory limits', () => {
     // 1024 × 1024 runs (bench/); 1400 × 1000 would need about 3.4 GiB of tensors.
     const huge: RgbImage = { width: 1400, height: 1000, data: new Uint8Array(1400 * 1000 * 3) };
     const options = stylizeOptionsSchema.parse({ size: 1400, iterations: 1 });
-    await expect(new StyleTransfer(network).run({ content: huge, style: huge, options })).rejects.toThrow(/4 GiB heap/);
+    await expect(new StyleTransfer(network).run({ content: huge, styles: oneStyle(huge), options })).rejects.toThrow(/4 GiB heap/);
     network.dispose();
   });
 });

@@ -5,17 +5,17 @@ import { FakeWindow, figmaNesting } from './support/figmaWindows.js';
 
 /** The panel's message channel without a browser, in Figma's nesting of windows. */
 
-const exportRequest = { type: 'export', contentId: '1:2', styleId: '1:3', size: 64 } as const;
+const exportRequest = { type: 'export' as const, contentId: '1:2', styleIds: ['1:3'], size: 64, styleSize: 64 };
 
 describe('MainThreadBridge', () => {
   it('posts requests to its parent and resolves each with the reply of its type, matched by requestId', async () => {
     const { bridge, fromPanel, fromFigma } = figmaNesting();
     const first = bridge.request(exportRequest);
-    const second = bridge.request({ type: 'insert', contentId: '1:2', styleId: '1:3', png: new Uint8Array([1, 2]) });
+    const second = bridge.request({ type: 'insert', contentId: '1:2', styleIds: ['1:3'], png: new Uint8Array([1, 2]) });
     const [exportId, insertId] = fromPanel().map((request) => request.requestId);
     expect(fromPanel().map((request) => request.type)).toEqual(['export', 'insert']);
     fromFigma({ type: 'inserted', requestId: insertId, nodeId: '9:9', name: 'Photo × Paint' });
-    fromFigma({ type: 'exported', requestId: exportId, content: new Uint8Array([1]), style: new Uint8Array([2]) });
+    fromFigma({ type: 'exported', requestId: exportId, content: new Uint8Array([1]), styles: [new Uint8Array([2])] });
     expect(await second).toMatchObject({ type: 'inserted', name: 'Photo × Paint' });
     expect(await first).toMatchObject({ type: 'exported', content: new Uint8Array([1]) });
   });

@@ -7,7 +7,7 @@ import { describe, expect, it, vi } from 'vitest';
 
 import { GramstyleMain, PANEL_SIZE, SETTINGS_KEY, TOKEN_KEY, TOKEN_SERVER_KEY } from '../plugin/main/gramstyleMain.js';
 import { longSideConstraint, PLACEMENT_GAP, placeBeside } from '../plugin/main/geometry.js';
-import { guessRoles } from '../plugin/main/selection.js';
+import { guessContent } from '../plugin/main/selection.js';
 import {
   FIGMA_MAX_IMAGE_SIZE,
   type MainToUiMessage,
@@ -107,7 +107,7 @@ describe('GramstyleMain: the panel and the handshake', () => {
     expect(figma.ui.posted).toEqual([]);
 
     const warn = vi.spyOn(console, 'warn').mockImplementation(() => undefined);
-    await send({ type: 'export', requestId: 1, contentId: 'a', styleId: 'b', size: FIGMA_MAX_IMAGE_SIZE + 1 });
+    await send({ type: 'export', requestId: 1, contentId: 'a', styleIds: ['b'], size: FIGMA_MAX_IMAGE_SIZE + 1, styleSize: FIGMA_MAX_IMAGE_SIZE + 1 });
     await send({ type: 'no-such-message' });
     await send('ready');
     expect(warn).toHaveBeenCalledTimes(3);
@@ -129,9 +129,9 @@ describe('GramstyleMain: following the selection', () => {
     const selection = last('selection').selection;
     if (selection.state !== 'ready') throw new Error('expected a pair');
     // The larger frame, the painting, is taken as the content (see the roles below).
-    expect(selection.style).toMatchObject({ id: content.id, name: 'Photo', type: 'FRAME', width: 400, height: 300 });
+    expect(selection.styles).toMatchObject([{ id: content.id, name: 'Photo', type: 'FRAME', width: 400, height: 300 }]);
     expect(selection.content).toMatchObject({ id: style.id, name: 'Painting', type: 'FRAME', width: 300, height: 600 });
-    expect(await pngSize(selection.style.thumbnail!)).toEqual({ width: THUMBNAIL_SIZE, height: 72, format: 'png' });
+    expect(await pngSize(selection.styles[0]!.thumbnail!)).toEqual({ width: THUMBNAIL_SIZE, height: 72, format: 'png' });
     expect(await pngSize(selection.content.thumbnail!)).toEqual({ width: 48, height: THUMBNAIL_SIZE, format: 'png' });
   });
 
@@ -146,12 +146,12 @@ describe('GramstyleMain: following the selection', () => {
       await select(a, b);
       const selection = last('selection').selection;
       if (selection.state !== 'ready') throw new Error(`expected a pair, got: ${selection.hint}`);
-      expect([selection.content, selection.style].map(({ id, type }) => ({ id, type })).sort(byId)).toEqual(
+      expect([selection.content, ...selection.styles].map(({ id, type }) => ({ id, type })).sort(byId)).toEqual(
         [a, b].map(({ id, type }) => ({ id, type })).sort(byId),
       );
     }
     const selection = last('selection').selection;
-    expect(selection.state === 'ready' && [selection.content, selection.style].find((frame) => frame.type === 'GROUP')).toMatchObject({
+    expect(selection.state === 'ready' && [selection.content, ...selection.styles].find((frame) => frame.type === 'GROUP')).toMatchObject({
       width: 120,
       height: 80,
     });
@@ -161,12 +161,13 @@ describe('GramstyleMain: following the selection', () => {
     const { figma, send, last, select } = setup();
     await send({ type: 'ready' });
     const { content, style } = twoFrames(figma);
-    const third = figma.frame('Third', { x: 900, width: 50, height: 50 });
+    const swatch = (x: number) => figma.frame(`Swatch ${x}`, { x, width: 50, height: 50 });
+    const [third, fourth, fifth] = [swatch(900), swatch(1000), swatch(1100)];
     const label = figma.text('Caption');
     const cases: [FakeSceneNode[], RegExp][] = [
       [[], /^Select two frames: the picture to repaint and the style/],
       [[content], /^“Photo” is selected\. Shift-click a second frame for the style\.$/],
-      [[content, style, third], /^3 layers are selected\. Select just two frames/],
+      [[content, style, third, fourth, fifth], /^5 layers are selected\. Select two to 4 frames: the content and one to 3 styles\.$/],
       [[content, label], /^“Caption” is a text layer\. Select two frames, components, instances or groups\.$/],
     ];
     await select(content, style);
@@ -180,47 +181,76 @@ describe('GramstyleMain: following the selection', () => {
 describe('GramstyleMain: roles', () => {
   const node = (id: string, name: string, width: number, height: number) => ({ id, name, width, height });
 
-  it('takes the layer named “style” as the style, else the larger as the content, whatever the order', () => {
+  it('takes a layer named “style” as a style, else the largest as the content, whatever the order', () => {
     const photo = node('1:2', 'Hero photo', 800, 600);
     const texture = node('1:3', 'Brush texture', 200, 200);
     const named = node('1:4', 'Style: Van Gogh', 2000, 2000);
     const alsoNamed = node('1:5', 'stylesheet mock', 100, 100);
     const twin = node('1:6', 'Other photo', 800, 600);
-    for (const [a, b, content] of [
-      [photo, texture, photo],
-      [named, photo, photo], // the name decides, even for the larger layer
-      [named, alsoNamed, named], // both say style: size decides
-      [photo, twin, photo], // the same size: the ids decide
+    for (const [nodes, content] of [
+      [[photo, texture], photo],
+      [[named, photo], photo], // the name decides, even for the larger layer
+      [[named, alsoNamed], named], // both say style: size decides
+      [[photo, twin], photo], // the same size: the ids decide
+      [[texture, named, photo, alsoNamed], photo], // of several, the largest not named “style”
+      [[named, alsoNamed, texture], texture],
     ] as const) {
-      expect(guessRoles(a, b).content).toBe(content);
-      expect(guessRoles(b, a).content).toBe(content);
+      expect(guessContent(nodes)).toBe(content);
+      expect(guessContent([...nodes].reverse())).toBe(content);
     }
   });
 
-  it('gives a pair the same roles in either selection order, and remembers a swap for that pair', async () => {
+  it('gives the same frames the same roles in any selection order, and remembers the content chosen for them', async () => {
     const { figma, send, last, select } = setup();
     await send({ type: 'ready' });
     const { content: photo, style: painting } = twoFrames(figma); // the painting (300 × 600) is the larger
     const roles = () => {
       const selection = last('selection').selection;
-      return selection.state === 'ready' ? [selection.content.name, selection.style.name] : selection.hint;
+      return selection.state === 'ready' ? [selection.content.name, ...selection.styles.map((style) => style.name)] : selection.hint;
     };
 
     await select(photo, painting);
     expect(roles()).toEqual(['Painting', 'Photo']);
     await select(painting, photo);
     expect(roles()).toEqual(['Painting', 'Photo']);
-    await send({ type: 'swap-roles' });
+    await send({ type: 'set-content', frameId: photo.id });
     expect(roles()).toEqual(['Photo', 'Painting']);
 
     const styleNamed = figma.frame('Mosaic style', { x: 2000, width: 100, height: 100 });
     await select(styleNamed, photo);
     expect(roles()).toEqual(['Photo', 'Mosaic style']);
-    await select(photo); // something else entirely, then the swapped pair again, picked the other way round
+    await select(photo); // something else entirely, then the same pair again, picked the other way round
     await select(painting, photo);
     expect(roles()).toEqual(['Photo', 'Painting']);
-    await send({ type: 'swap-roles' });
+    await send({ type: 'set-content', frameId: painting.id });
     expect(roles()).toEqual(['Painting', 'Photo']);
+    // A frame that is not among the styles cannot become the content.
+    await send({ type: 'set-content', frameId: styleNamed.id });
+    expect(roles()).toEqual(['Painting', 'Photo']);
+  });
+
+  it('takes three or four frames as one content and the styles, in a stable order, each able to become the content', async () => {
+    const { figma, send, last, select } = setup();
+    await send({ type: 'ready' });
+    const { content: photo, style: painting } = twoFrames(figma);
+    const mosaic = figma.frame('Mosaic style', { x: 2000, width: 900, height: 900 }, { color: '#aa3311' });
+    const dots = figma.frame('Dots', { x: 3000, width: 50, height: 50 }, { color: '#1133aa' });
+    await select(dots, mosaic, photo, painting);
+    const selection = last('selection').selection;
+    if (selection.state !== 'ready') throw new Error(`expected frames, got: ${selection.hint}`);
+    // The mosaic is the largest, but its name says style: the painting is the content.
+    expect(selection.content.name).toBe('Painting');
+    expect(selection.styles.map((style) => style.id)).toEqual([photo.id, mosaic.id, dots.id].sort());
+    expect(await Promise.all(selection.styles.map(async (style) => (await pngSize(style.thumbnail!)).format))).toEqual(['png', 'png', 'png']);
+
+    await send({ type: 'set-content', frameId: dots.id });
+    const chosen = last('selection').selection;
+    expect(chosen.state === 'ready' && [chosen.content.id, chosen.styles.map((style) => style.id)]).toEqual([
+      dots.id,
+      [photo.id, painting.id, mosaic.id].sort(),
+    ]);
+    await select(mosaic, painting, photo, dots);
+    expect(last('selection').selection).toMatchObject({ state: 'ready', content: { id: dots.id } });
   });
 });
 
@@ -229,14 +259,28 @@ describe('GramstyleMain: export', () => {
     const { figma, send, last } = setup();
     await send({ type: 'ready' });
     const { content, style } = twoFrames(figma);
-    await send({ type: 'export', requestId: 7, contentId: content.id, styleId: style.id, size: 512 });
+    await send({ type: 'export', requestId: 7, contentId: content.id, styleIds: [style.id], size: 512, styleSize: 512 });
     const exported = last('exported');
     expect(exported.requestId).toBe(7);
     expect(await pngSize(exported.content)).toEqual({ width: 512, height: 384, format: 'png' });
-    expect(await pngSize(exported.style)).toEqual({ width: 256, height: 512, format: 'png' });
+    expect(await pngSize(exported.styles[0]!)).toEqual({ width: 256, height: 512, format: 'png' });
     const constraintOf = (id: string) => figma.exports.findLast((entry) => entry.nodeId === id)?.constraint;
     expect(constraintOf(content.id)).toEqual({ type: 'WIDTH', value: 512 });
     expect(constraintOf(style.id)).toEqual({ type: 'HEIGHT', value: 512 });
+  });
+
+  it('exports each of several styles at its own size: the brush size times the output’s', async () => {
+    const { figma, send, last } = setup();
+    await send({ type: 'ready' });
+    const { content, style } = twoFrames(figma);
+    const mosaic = figma.frame('Mosaic', { x: 2000, width: 200, height: 100 }, { color: '#aa3311' });
+    await send({ type: 'export', requestId: 2, contentId: content.id, styleIds: [style.id, mosaic.id], size: 256, styleSize: 128 });
+    const exported = last('exported');
+    expect(await pngSize(exported.content)).toEqual({ width: 256, height: 192, format: 'png' });
+    expect(await Promise.all(exported.styles.map(pngSize))).toEqual([
+      { width: 64, height: 128, format: 'png' },
+      { width: 128, height: 64, format: 'png' },
+    ]);
   });
 
   it('scales small frames up and stays within Figma’s 4096 px', async () => {
@@ -248,10 +292,10 @@ describe('GramstyleMain: export', () => {
     await send({ type: 'ready' });
     const small = figma.frame('Icon', { width: 100, height: 50 }, { color: '#00aa55' });
     const tall = figma.frame('Strip', { x: 200, width: 10, height: 40 }, { color: '#aa0055' });
-    await send({ type: 'export', requestId: 1, contentId: small.id, styleId: tall.id, size: 4096 });
+    await send({ type: 'export', requestId: 1, contentId: small.id, styleIds: [tall.id], size: 4096, styleSize: 4096 });
     const exported = last('exported');
     expect(await pngSize(exported.content)).toEqual({ width: 4096, height: 2048, format: 'png' });
-    expect(await pngSize(exported.style)).toEqual({ width: 1024, height: 4096, format: 'png' });
+    expect(await pngSize(exported.styles[0]!)).toEqual({ width: 1024, height: 4096, format: 'png' });
   });
 
   it('reports a frame that is gone or cannot be exported, in the panel and through figma.notify', async () => {
@@ -259,15 +303,15 @@ describe('GramstyleMain: export', () => {
     await send({ type: 'ready' });
     const { content, style } = twoFrames(figma);
     style.remove();
-    await send({ type: 'export', requestId: 3, contentId: content.id, styleId: style.id, size: 256 });
-    expect(last('failed')).toEqual({ type: 'failed', requestId: 3, message: 'The style frame is no longer in the document. Select two frames again.' });
+    await send({ type: 'export', requestId: 3, contentId: content.id, styleIds: [style.id], size: 256, styleSize: 256 });
+    expect(last('failed')).toEqual({ type: 'failed', requestId: 3, message: 'The style frame is no longer in the document. Select the frames again.' });
 
     const other = figma.frame('Broken', { x: 900, width: 100, height: 100 });
     other.exportFailure = 'Cannot export an invisible node';
-    await send({ type: 'export', requestId: 4, contentId: content.id, styleId: other.id, size: 256 });
+    await send({ type: 'export', requestId: 4, contentId: content.id, styleIds: [other.id], size: 256, styleSize: 256 });
     expect(last('failed')).toEqual({ type: 'failed', requestId: 4, message: 'Figma could not export “Broken”: Cannot export an invisible node' });
     expect(figma.notifications).toEqual([
-      { message: 'The style frame is no longer in the document. Select two frames again.', error: true },
+      { message: 'The style frame is no longer in the document. Select the frames again.', error: true },
       { message: 'Figma could not export “Broken”: Cannot export an invisible node', error: true },
     ]);
   });
@@ -279,7 +323,7 @@ describe('GramstyleMain: inserting the result', () => {
     await send({ type: 'ready' });
     const { board, content, style } = twoFrames(figma);
     const png = await solidPng(512, 384);
-    await send({ type: 'insert', requestId: 9, contentId: content.id, styleId: style.id, png: new Uint8Array(png) });
+    await send({ type: 'insert', requestId: 9, contentId: content.id, styleIds: [style.id], png: new Uint8Array(png) });
 
     const inserted = last('inserted');
     expect(inserted).toMatchObject({ requestId: 9, name: 'Photo × Painting' });
@@ -310,13 +354,13 @@ describe('GramstyleMain: inserting the result', () => {
     await send({ type: 'ready' });
     const { content, style } = twoFrames(figma);
     await select(content, style);
-    await send({ type: 'swap-roles' }); // the photo is the content now
-    await send({ type: 'insert', requestId: 1, contentId: content.id, styleId: style.id, png: new Uint8Array(await solidPng(64, 48)) });
+    await send({ type: 'set-content', frameId: content.id }); // the photo is the content now
+    await send({ type: 'insert', requestId: 1, contentId: content.id, styleIds: [style.id], png: new Uint8Array(await solidPng(64, 48)) });
     const rectangle = (await figma.getNodeByIdAsync(last('inserted').nodeId)) as FakeSceneNode;
     expect(figma.currentPage.selection).toEqual([rectangle]);
-    // The panel hears of the new selection and keeps the (swapped) pair.
+    // The panel hears of the new selection and keeps the pair, with the content chosen.
     await select(rectangle);
-    expect(last('selection').selection).toMatchObject({ state: 'ready', content: { id: content.id }, style: { id: style.id } });
+    expect(last('selection').selection).toMatchObject({ state: 'ready', content: { id: content.id }, styles: [{ id: style.id }] });
 
     await select(content);
     expect(last('selection').selection.state).toBe('hint');
@@ -324,13 +368,22 @@ describe('GramstyleMain: inserting the result', () => {
     expect(last('selection').selection.state).toBe('hint'); // the pair was let go
   });
 
+  it('names a blend after all its styles', async () => {
+    const { figma, send, last } = setup();
+    await send({ type: 'ready' });
+    const { content, style } = twoFrames(figma);
+    const mosaic = figma.frame('Mosaic', { x: 2000, width: 200, height: 100 }, { color: '#aa3311' });
+    await send({ type: 'insert', requestId: 1, contentId: content.id, styleIds: [style.id, mosaic.id], png: new Uint8Array(await solidPng(64, 48)) });
+    expect(last('inserted').name).toBe('Photo × Painting + Mosaic');
+  });
+
   it('puts another copy further right instead of on top of the first', async () => {
     const { figma, send, posted } = setup();
     await send({ type: 'ready' });
     const { board, content, style } = twoFrames(figma);
     const png = new Uint8Array(await solidPng(64, 48));
-    await send({ type: 'insert', requestId: 1, contentId: content.id, styleId: style.id, png });
-    await send({ type: 'insert', requestId: 2, contentId: content.id, styleId: style.id, png });
+    await send({ type: 'insert', requestId: 1, contentId: content.id, styleIds: [style.id], png });
+    await send({ type: 'insert', requestId: 2, contentId: content.id, styleIds: [style.id], png });
     const [first, second] = posted('inserted').map((message) => board.children.find((node) => node.id === message.nodeId));
     expect(first?.x).toBe(540);
     expect(second?.x).toBe(540 + 400 + PLACEMENT_GAP);
@@ -347,9 +400,9 @@ describe('GramstyleMain: inserting the result', () => {
     await send({ type: 'ready' });
     const { content, style } = twoFrames(figma);
     const nodesBefore = figma.allNodes().length;
-    await send({ type: 'insert', requestId: 1, contentId: content.id, styleId: style.id, png: new TextEncoder().encode('not a picture') });
+    await send({ type: 'insert', requestId: 1, contentId: content.id, styleIds: [style.id], png: new TextEncoder().encode('not a picture') });
     const tooWide = await sharp({ create: { width: 4097, height: 8, channels: 3, background: '#000' } }).png().toBuffer();
-    await send({ type: 'insert', requestId: 2, contentId: content.id, styleId: style.id, png: new Uint8Array(tooWide) });
+    await send({ type: 'insert', requestId: 2, contentId: content.id, styleIds: [style.id], png: new Uint8Array(tooWide) });
 
     expect(posted('failed')).toEqual([
       { type: 'failed', requestId: 1, message: 'Figma could not take the result image: Image type is unsupported' },
@@ -366,7 +419,7 @@ describe('GramstyleMain: inserting the result', () => {
     const instance = figma.frame('Card', { x: 1000, y: 500, width: 300, height: 300 }, undefined, { type: 'INSTANCE' });
     const inner = figma.frame('Card photo', { x: 20, y: 30, width: 100, height: 80 }, { color: '#123456' }, { parent: instance });
     const style = figma.frame('Paint style', { x: 0, y: 0, width: 100, height: 100 });
-    await send({ type: 'insert', requestId: 1, contentId: inner.id, styleId: style.id, png: new Uint8Array(await solidPng(64, 51)) });
+    await send({ type: 'insert', requestId: 1, contentId: inner.id, styleIds: [style.id], png: new Uint8Array(await solidPng(64, 51)) });
     const rectangle = figma.currentPage.children.find((node) => node.id === last('inserted').nodeId);
     expect(rectangle && { x: rectangle.x, y: rectangle.y, width: rectangle.width, height: rectangle.height }).toEqual({
       x: 1000 + 300 + PLACEMENT_GAP, // right of the frame would be on the instance, so right of the instance
@@ -380,7 +433,7 @@ describe('GramstyleMain: inserting the result', () => {
   /** Inserts a 64 × 48 result for `content` and returns the rectangle. */
   async function insertFor(harness: ReturnType<typeof setup>, content: FakeSceneNode, png?: Buffer): Promise<FakeRectangleNode> {
     const style = harness.figma.frame('Paint style', { x: -500, y: -500, width: 100, height: 100 });
-    await harness.send({ type: 'insert', requestId: 1, contentId: content.id, styleId: style.id, png: new Uint8Array(png ?? (await solidPng(64, 48))) });
+    await harness.send({ type: 'insert', requestId: 1, contentId: content.id, styleIds: [style.id], png: new Uint8Array(png ?? (await solidPng(64, 48))) });
     const rectangle = await harness.figma.getNodeByIdAsync(harness.last('inserted').nodeId);
     if (!(rectangle instanceof FakeRectangleNode)) throw new Error('no rectangle was inserted');
     return rectangle;
@@ -467,7 +520,7 @@ describe('GramstyleMain: inserting the result', () => {
 
     // What the panel would send: the export at 230 px wide (the helper keeps its aspect), stylized.
     const style = figma.frame('Paint style', { x: -500, y: -500, width: 100, height: 100 });
-    await harness.send({ type: 'export', requestId: 1, contentId: card.id, styleId: style.id, size: 230 });
+    await harness.send({ type: 'export', requestId: 1, contentId: card.id, styleIds: [style.id], size: 230, styleSize: 230 });
     const exported = await pngSize(harness.last('exported').content);
     expect(exported).toEqual({ width: 230, height: 180, format: 'png' });
 
@@ -496,11 +549,11 @@ describe('GramstyleMain: inserting the result', () => {
     const { content, style } = twoFrames(figma);
     const png = new Uint8Array(await solidPng(64, 48));
     style.remove();
-    await send({ type: 'insert', requestId: 1, contentId: content.id, styleId: style.id, png });
+    await send({ type: 'insert', requestId: 1, contentId: content.id, styleIds: [style.id], png });
     expect(last('inserted').name).toBe('Photo × style');
     content.remove();
-    await send({ type: 'insert', requestId: 2, contentId: content.id, styleId: style.id, png });
-    expect(last('failed').message).toBe('The content frame is no longer in the document. Select two frames again.');
+    await send({ type: 'insert', requestId: 2, contentId: content.id, styleIds: [style.id], png });
+    expect(last('failed').message).toBe('The content frame is no longer in the document. Select the frames again.');
   });
 });
 
@@ -508,13 +561,14 @@ describe('GramstyleMain: settings and token in clientStorage', () => {
   it('saves settings and the token, and hands them back at the next start', async () => {
     const first = setup();
     await first.send({ type: 'ready' });
-    await first.send({ type: 'save-settings', settings: { strength: 80, size: 256, iterations: 30 } });
+    const settings = { strength: 80, size: 256, iterations: 30, preserveColors: 'luminance', styleScale: 1.5 };
+    await first.send({ type: 'save-settings', settings });
     await first.send({ type: 'save-token', helperUrl: HELPER_URL, token: '  abc123  ' });
-    expect(first.figma.storage.get(SETTINGS_KEY)).toEqual({ strength: 80, size: 256, iterations: 30 });
+    expect(first.figma.storage.get(SETTINGS_KEY)).toEqual(settings);
     expect(first.figma.storage.get(TOKEN_KEY)).toBe('abc123');
     expect(first.figma.storage.get(TOKEN_SERVER_KEY)).toBe(HELPER_URL);
     await first.send({ type: 'ready' });
-    expect(first.last('init')).toMatchObject({ settings: { strength: 80, size: 256, iterations: 30 }, token: 'abc123' });
+    expect(first.last('init')).toMatchObject({ settings, token: 'abc123' });
 
     await first.send({ type: 'save-token', helperUrl: HELPER_URL, token: null });
     expect(first.figma.storage.has(TOKEN_KEY)).toBe(false);
@@ -543,6 +597,13 @@ describe('GramstyleMain: settings and token in clientStorage', () => {
     expect(await started('https://gpu.example.org')()).toMatchObject({ token: null });
     await expect(figma.ui.fromPanel({ type: 'save-token', helperUrl: 'not a url', token: 'x' })).resolves.toBeUndefined();
     expect(figma.storage.get(TOKEN_KEY)).toBe('alices-token');
+  });
+
+  it('takes the settings an earlier version saved, with the defaults of the settings it did not have', async () => {
+    const { figma, send, last } = setup();
+    await figma.clientStorage.setAsync(SETTINGS_KEY, { strength: 70, size: 512, iterations: 100 });
+    await send({ type: 'ready' });
+    expect(last('init').settings).toEqual({ strength: 70, size: 512, iterations: 100, preserveColors: 'off', styleScale: 1 });
   });
 
   it('falls back to the defaults when stored settings are damaged', async () => {

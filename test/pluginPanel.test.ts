@@ -51,7 +51,9 @@ describe('a run from the panel, in Chromium against a real helper', () => {
     await waitForText(harness, '#helper-title', /^Helper connected$/);
     expect(await textOf(harness, '#helper-detail')).toMatch(/^wasm · CPU \(WebAssembly/);
     await waitForText(harness, '#content-card .frame-name', /^Landscape$/);
-    expect(await textOf(harness, '#style-card .frame-name')).toBe('Brush strokes');
+    expect(await textOf(harness, '.style-card .frame-name')).toBe('Brush strokes');
+    // One style: no weight to set.
+    expect(await panel.isVisible('.style-card .weight')).toBe(false);
     expect(await textOf(harness, '#content-card .frame-size')).toBe('320 × 240');
     const thumbnailWidths = await panel.$$eval('.thumb', (images) => images.map((image) => (image as HTMLImageElement).naturalWidth));
     expect(thumbnailWidths).toEqual([96, 96]);
@@ -99,7 +101,7 @@ describe('a run from the panel, in Chromium against a real helper', () => {
     });
     expect(figma.undoCommits).toHaveLength(1);
     expect(figma.currentPage.selection).toEqual([inserted]);
-    expect(figma.storage.get(SETTINGS_KEY)).toEqual({ strength: 60, size: 64, iterations: 6 });
+    expect(figma.storage.get(SETTINGS_KEY)).toEqual({ strength: 60, size: 64, iterations: 6, preserveColors: 'off', styleScale: 1 });
     // With the result selected, the panel keeps its frames: Stylize again with other settings is one click.
     await panel.waitForSelector('#stylize:not([disabled])');
     expect(await textOf(harness, '#content-card .frame-name')).toBe('Landscape');

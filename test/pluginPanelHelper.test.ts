@@ -47,7 +47,7 @@ describe('the panel and the helper, in Chromium', () => {
     await expect.poll(delivered).toBe(1);
     await panel.evaluate((message) => window.postMessage({ pluginMessage: message }, '*'), forged);
     await expect.poll(delivered).toBe(2);
-    expect(await panel.isVisible('#frame-pair')).toBe(true);
+    expect(await panel.isVisible('#selected-frames')).toBe(true);
     expect(await panel.isVisible('#selection-hint')).toBe(false);
 
     // The network iframe's policy lets the panel reach only what allowedDomains lists: localhost at the helper's port.

@@ -27,6 +27,7 @@ const health = (instanceId: string): Health => ({
 
 const status = (state: JobStatus['status'], iteration: number): JobStatus => ({
   id: 'job-1',
+  kind: 'stylize',
   status: state,
   queuePosition: null,
   progress: { ...notStartedProgress(4), iteration },
@@ -73,14 +74,16 @@ async function startRun(helper: ReturnType<typeof scriptedHelper>) {
   const png = new Uint8Array(await sharp({ create: { width: 8, height: 8, channels: 3, background: '#808080' } }).png().toBuffer());
   network.onPost = (data) => {
     const message = (data as { pluginMessage: { type: string; requestId: number; message?: string } }).pluginMessage;
-    if (message.type === 'export') fromFigma({ type: 'exported', requestId: message.requestId, content: png, style: png });
+    if (message.type === 'export') fromFigma({ type: 'exported', requestId: message.requestId, content: png, styles: [png] });
     if (message.type === 'insert') fromFigma({ type: 'inserted', requestId: message.requestId, nodeId: '5:5', name: 'Photo × Paint' });
     if (message.type === 'notify') notified.push(message.message ?? '');
   };
   const connection = new HelperConnection(helper.client, () => undefined, () => false);
   expect((await connection.check()).kind).toBe('connected');
   const stages: RunStage[] = [];
-  const run = new StylizeRun({ contentId: '1:2', styleId: '1:3', contentName: 'Photo' }, { strength: 50, size: 16, iterations: 4 }, bridge, connection, () => {
+  const frames = { contentId: '1:2', styles: [{ id: '1:3', weight: 1 }], contentName: 'Photo' };
+  const settings = { strength: 50, size: 16, iterations: 4, preserveColors: 'off', styleScale: 1 } as const;
+  const run = new StylizeRun('stylize', frames, settings, bridge, connection, () => {
     if (stages.at(-1) !== run.stage) stages.push(run.stage);
   });
   return { run, stages, notified, connection, finished: run.start() };

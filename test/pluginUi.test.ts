@@ -97,6 +97,21 @@ describe('HelperClient', () => {
   });
 });
 
+describe('the panel’s helper client: strength rows', () => {
+  it('reads a strength row’s previews, and refuses an answer that is not one', async () => {
+    const previews = [35, 45, 55, 65].map((strength) => ({ strength, width: 128, height: 96, png: 'iVBORw0KGgo=' }));
+    const answers = [json(200, { previews }), json(200, { previews: previews.slice(1) })];
+    const scripted = transport(() => answers.shift()!);
+    const client = new HelperClient(scripted.transport);
+    expect(await client.strengthRow('job-1')).toEqual({ previews });
+    await expect(client.strengthRow('job-1')).rejects.toMatchObject({ code: 'unexpected-answer' });
+    expect(scripted.requests.map((request) => [request.method, request.path])).toEqual([
+      ['GET', '/jobs/job-1/result'],
+      ['GET', '/jobs/job-1/result'],
+    ]);
+  });
+});
+
 describe('panel formatting', () => {
   it('words the time left', () => {
     expect(formatEta(null)).toBe('estimating time left…');

@@ -291,7 +291,7 @@ describe('jobs', () => {
     const banner = await samplePng(4000, 20, ['#204080', '#f0c020']);
     const refused = await client.submitOk({ content: banner, style, options: { size: 4096, iterations: 2 } });
     const [failed] = (await client.pollUntil(refused, (status) => status.status === 'failed', 120_000)).slice(-1);
-    expect(failed!.error!.message).toMatch(/the style image, scaled like the content to 4096×2560, needs about .* GiB/);
+    expect(failed!.error!.message).toMatch(/the style image, scaled to 4096×2560, needs about .* GiB/);
 
     const next = await client.submitOk({ content, style, options: { size: 48, iterations: 2 } });
     const [done] = (await client.pollUntil(next, (status) => status.status === 'done', 120_000)).slice(-1);

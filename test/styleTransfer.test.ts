@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { stylizeOptionsSchema, type StylizeOptionsInput } from '../shared/stylizeOptions.js';
 import {
   distanceJudge,
+  oneStyle,
   StyleTransfer,
   type GatysNetwork,
   type ProgressEvent,
@@ -51,7 +52,7 @@ describe.each(TEST_NETWORKS)('style transfer end to end on %s (real VGG-19 weigh
     options: StylizeOptionsInput,
     extra: { signal?: AbortSignal; onProgress?: (e: ProgressEvent) => void } = {},
   ): Promise<StylizeResult> {
-    return transfer.run({ content, style, options: stylizeOptionsSchema.parse({ size: SIZE, ...options }), ...extra });
+    return transfer.run({ content, styles: oneStyle(style), options: stylizeOptionsSchema.parse({ size: SIZE, ...options }), ...extra });
   }
 
   it('moves the Gram matrices halfway to the style while keeping the content, and leaks no tensor over two runs', async () => {
@@ -141,7 +142,8 @@ describe.each(TEST_NETWORKS)('style transfer end to end on %s (real VGG-19 weigh
       { ...valid, tvWeight: 1e308 },
     ];
     for (const options of overflowing) {
-      await expect(transfer.run({ content, style, options }), JSON.stringify(options)).rejects.toThrow(/objective/);
+      const run = transfer.run({ content, styles: oneStyle(style), options });
+      await expect(run, JSON.stringify(options)).rejects.toThrow(/objective/);
     }
     expect(tf.memory().numTensors).toBe(before);
   });
@@ -167,7 +169,7 @@ describe('the same job on every backend', () => {
     for (const kind of TEST_NETWORKS) {
       const network = await createTestNetwork(kind, weights);
       try {
-        results.set(kind, (await new StyleTransfer(network).run({ content, style, options })).image);
+        results.set(kind, (await new StyleTransfer(network).run({ content, styles: oneStyle(style), options })).image);
       } finally {
         network.dispose();
       }

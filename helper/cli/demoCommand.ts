@@ -16,13 +16,15 @@ export async function demoCommand(argv: readonly string[], signal: AbortSignal):
   const args = parseJobArgs(argv, {
     command: 'demo',
     positionals: [],
+    // The sample style frame.
+    styleCount: () => 1,
     outputRequired: false,
     defaults: { size: DEMO_SIZE, iterations: DEMO_ITERATIONS },
   });
   const outputPath = resolve(args.outputPath ?? DEMO_OUTPUT);
   const frames = await renderSampleFrames(await mkdtemp(join(tmpdir(), 'gramstyle-demo-')));
   if (!args.json) process.stderr.write(`gramstyle: sample frames ${frames.content} and ${frames.style}\n`);
-  const report = await runStylizeJob({ ...args, ...frames, outputPath, signal });
+  const report = await runStylizeJob({ ...args, content: frames.content, styles: [frames.style], outputPath, signal });
   printJobReport(report, outputPath, args.json);
   return 0;
 }

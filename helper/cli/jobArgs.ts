@@ -2,6 +2,7 @@ import { parseArgs, type ParseArgsConfig } from 'node:util';
 
 import { BACKEND_NAMES, isBackendChoice, type BackendChoice } from '../engine/index.js';
 import {
+  styleBlendSchema,
   stylizeOptionsSchema,
   type StylizeOptions,
   type StylizeOptionsInput,
@@ -13,6 +14,10 @@ export interface JobCommandSpec {
   readonly command: string;
   /** What each positional argument is, for messages: ["content image", "style image"]. */
   readonly positionals: readonly string[];
+  /** The last positional may be given up to this many times (stylize's style images); once without it. */
+  readonly lastPositionalMax?: number;
+  /** How many style images the job has, given its positionals: --style-blend gives a weight to each. */
+  readonly styleCount: (positionals: readonly string[]) => number;
   readonly outputRequired: boolean;
   /** The command's own defaults, applied under the flags and over the schema's defaults. */
   readonly defaults?: Partial<StylizeOptionsInput>;
@@ -20,10 +25,12 @@ export interface JobCommandSpec {
 
 /** What `stylize` and `demo` need to run one job. */
 export interface JobArgs {
-  /** As many as the spec names. */
+  /** As many as the spec names (the last perhaps repeated). */
   readonly positionals: readonly string[];
   readonly outputPath: string | undefined;
   readonly options: StylizeOptions;
+  /** --style-blend: a weight for each style image, in their order; undefined for equal weights. */
+  readonly styleBlend: readonly number[] | undefined;
   readonly backend: BackendChoice;
   readonly weightsFlag: string | undefined;
   readonly json: boolean;
@@ -43,6 +50,8 @@ const OPTION_FLAGS: ReadonlyArray<{ flag: string; key: OptionKey; kind: 'number'
   { flag: 'style-weights', key: 'styleLayerWeights', kind: 'numbers' },
   { flag: 'tv', key: 'tvWeight', kind: 'number' },
   { flag: 'multi-scale', key: 'multiScale', kind: 'text' },
+  { flag: 'preserve-colors', key: 'preserveColors', kind: 'text' },
+  { flag: 'style-scale', key: 'styleScale', kind: 'number' },
 ];
 
 /** The flags that set job options, for a command's parseArgs config. */
@@ -54,6 +63,7 @@ const PARSE_CONFIG = {
   options: {
     ...OPTION_FLAG_CONFIG,
     output: { type: 'string', short: 'o' },
+    'style-blend': { type: 'string' },
     backend: { type: 'string' },
     weights: { type: 'string' },
     json: { type: 'boolean' },
@@ -76,8 +86,11 @@ export function parseJobArgs(argv: readonly string[], spec: JobCommandSpec): Job
 
   const missing = spec.positionals.slice(parsed.positionals.length);
   if (missing.length > 0) problems.push(`${spec.command}: missing the ${missing.join(' and ')}`);
-  for (const extra of parsed.positionals.slice(spec.positionals.length)) {
-    problems.push(`${spec.command}: unexpected argument "${extra}"`);
+  const repeats = spec.lastPositionalMax ?? 1;
+  const allowed = spec.positionals.length - 1 + repeats;
+  for (const extra of parsed.positionals.slice(allowed)) {
+    const limit = repeats > 1 ? ` (at most ${repeats} ${spec.positionals.at(-1)}s)` : '';
+    problems.push(`${spec.command}: unexpected argument "${extra}"${limit}`);
   }
 
   const outputPath = values['output'] as string | undefined;
@@ -89,6 +102,7 @@ export function parseJobArgs(argv: readonly string[], spec: JobCommandSpec): Job
   }
 
   const options = parseOptionFlags(values, spec.defaults, problems);
+  const styleBlend = parseStyleBlend(values['style-blend'] as string | undefined, spec.styleCount(parsed.positionals), problems);
 
   const backend = (values['backend'] as string | undefined) ?? 'auto';
   if (!isBackendChoice(backend)) problems.push(unknownBackendProblem(backend));
@@ -98,6 +112,7 @@ export function parseJobArgs(argv: readonly string[], spec: JobCommandSpec): Job
     positionals: parsed.positionals,
     outputPath,
     options,
+    styleBlend,
     backend: backend as BackendChoice,
     weightsFlag: values['weights'] as string | undefined,
     json: values['json'] === true,
@@ -145,6 +160,27 @@ export function parseWholeNumber(text: string, min: number): number | undefined 
   return /^\d+$/.test(text.trim()) && Number(text) >= min ? Number(text) : undefined;
 }
 
+/** --style-blend 0.7,0.3: one weight per style image, checked by the shared schema; problems are added to `problems`. */
+function parseStyleBlend(text: string | undefined, styleCount: number, problems: string[]): number[] | undefined {
+  if (text === undefined) return undefined;
+  const weights = parseNumberList(text);
+  if (weights === undefined) {
+    problems.push(`--style-blend: expected comma-separated numbers, got "${text}"`);
+    return undefined;
+  }
+  if (weights.length !== styleCount) {
+    const images = `${styleCount} style image${styleCount === 1 ? '' : 's'}`;
+    problems.push(`--style-blend: ${weights.length} weight${weights.length === 1 ? '' : 's'} for ${images} (give one per style image)`);
+    return undefined;
+  }
+  const result = styleBlendSchema.safeParse(weights);
+  if (!result.success) {
+    for (const issue of result.error.issues) problems.push(`${valueOfFlag('--style-blend', issue.path[0])}: ${lowerFirst(issue.message)}`);
+    return undefined;
+  }
+  return result.data;
+}
+
 export function unknownBackendProblem(name: string): string {
   return `--backend: unknown backend "${name}" (choose ${choiceList(['auto', ...BACKEND_NAMES])})`;
 }
@@ -162,7 +198,11 @@ function parseNumberList(text: string): number[] | undefined {
 function flagForPath(path: ReadonlyArray<PropertyKey>): string {
   const [key, index] = path;
   const option = OPTION_FLAGS.find((entry) => entry.key === key);
-  const flag = option ? `--${option.flag}` : String(key ?? 'options');
+  return valueOfFlag(option ? `--${option.flag}` : String(key ?? 'options'), index);
+}
+
+/** "--style-weights", or "--style-weights (value 2)" for one value of a list. */
+function valueOfFlag(flag: string, index: PropertyKey | undefined): string {
   return index === undefined ? flag : `${flag} (value ${Number(index) + 1})`;
 }
 

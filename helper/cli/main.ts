@@ -1,6 +1,12 @@
 import { BACKEND_NAMES } from '../engine/index.js';
 import { DEFAULT_GATEWAY_PORT } from '../../shared/protocol.js';
-import { MULTI_SCALE_AUTO_SIZE, stylizeOptionsSchema } from '../../shared/stylizeOptions.js';
+import {
+  MAX_STYLE_SCALE,
+  MAX_STYLES,
+  MIN_STYLE_SCALE,
+  MULTI_SCALE_AUTO_SIZE,
+  stylizeOptionsSchema,
+} from '../../shared/stylizeOptions.js';
 import { batchCommand } from './batchCommand.js';
 import { demoCommand, DEMO_ITERATIONS, DEMO_OUTPUT, DEMO_SIZE } from './demoCommand.js';
 import { doctorCommand } from './doctorCommand.js';
@@ -79,7 +85,8 @@ function helpText(): string {
   return `gramstyle ${gramstyleVersion()}: neural style transfer (Gatys et al.) on your own machine
 
 Usage:
-  gramstyle stylize <content> <style> -o <out.png> [options]
+  gramstyle stylize <content> <style> [<style> …] -o <out.png> [options]
+                                           up to ${MAX_STYLES} style images, their Gram matrices blended
   gramstyle demo [-o out.png] [options]    stylize the built-in sample frames (default ${DEMO_OUTPUT},
                                            --size ${DEMO_SIZE} --iterations ${DEMO_ITERATIONS})
   gramstyle doctor [--backend B] [--weights FILE]
@@ -117,6 +124,12 @@ Options of stylize, demo and batch:
   --size N                 long side of the result in pixels, in the content's aspect ratio (default ${defaults.size})
   --iterations N           optimization steps (default ${defaults.iterations})
   --strength S             0 keeps the content … 100 is nearly pure texture (default ${defaults.strength})
+  --preserve-colors off|luminance|histogram
+                           keep the content's colours: transfer the luminance only, or match the
+                           style's colours to the content's first (default ${defaults.preserveColors})
+  --style-scale X          brush size: the style image's long side as ${MIN_STYLE_SCALE}–${MAX_STYLE_SCALE} × the result's
+                           (default ${defaults.styleScale})
+  --style-blend a,b,…      stylize: a weight for each style image (default: equal weights)
   --init content|noise     start from the content image or from noise (default ${defaults.init})
   --seed N                 seed of the noise start (default ${defaults.seed})
   --pooling avg|max        VGG-19 pooling (default ${defaults.pooling})

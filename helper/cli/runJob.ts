@@ -9,9 +9,11 @@ import type { StylizeOptions } from '../../shared/stylizeOptions.js';
 import { etaSeconds, formatDuration, ProgressBar, progressModeFor, type ProgressMode } from './progressBar.js';
 
 export interface StylizeJob {
-  /** Paths (or bytes) of the two images. */
+  /** Paths (or bytes) of the images. */
   readonly content: Buffer | string;
-  readonly style: Buffer | string;
+  readonly styles: ReadonlyArray<Buffer | string>;
+  /** A weight for each style image; equal weights when undefined. */
+  readonly styleBlend: readonly number[] | undefined;
   readonly outputPath: string;
   readonly options: StylizeOptions;
   readonly backend: BackendChoice;
@@ -42,7 +44,7 @@ export async function runStylizeJob(job: StylizeJob): Promise<JobReport> {
   const stderr = process.stderr;
   const mode = progressModeFor(stderr, job.json);
 
-  const images = await prepareStylizeImages(job.content, job.style, options);
+  const images = await prepareStylizeImages(job.content, job.styles, options);
 
   const say = (line: string): void => {
     if (mode !== 'silent') stderr.write(`gramstyle: ${line}\n`);
@@ -65,7 +67,7 @@ export async function runStylizeJob(job: StylizeJob): Promise<JobReport> {
     signal.throwIfAborted();
     result = await engine.transfer.run({
       content: images.content,
-      style: images.style,
+      styles: images.styles.map((image, index) => ({ image, weight: job.styleBlend?.[index] ?? 1 })),
       options,
       signal,
       onProgress: ({ progress }) => bar.update(progress.iteration, progress.total, iterationDetail(progress)),

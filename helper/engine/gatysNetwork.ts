@@ -79,7 +79,7 @@ export interface ScaleObjective {
 export interface JobFootprint {
   /** The output (the last scale). */
   readonly content: ImageSize;
-  /** The style image, scaled as the job uses it at the output size. */
+  /** The largest of the job's style images, scaled as the job uses it at the output size. */
   readonly style: ImageSize;
   /** Curvature pairs L-BFGS keeps (0 for Adam). */
   readonly historySize: number;

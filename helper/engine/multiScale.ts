@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { MULTI_SCALE_AUTO_SIZE, type StylizeOptions } from '../../shared/stylizeOptions.js';
+import { MAX_SIZE, MULTI_SCALE_AUTO_SIZE, type StylizeOptions } from '../../shared/stylizeOptions.js';
 import type { CurvatureStep } from './optimizers/lbfgs.js';
 import { MIN_IMAGE_SIDE } from './vggLayers.js';
 
@@ -14,6 +14,8 @@ export type MultiScaleMode = StylizeOptions['multiScale'];
 
 /** The long side of the first scale: a step there costs ~1/16 of one at 512 px, so previews come within seconds. */
 export const COARSEST_LONG_SIDE = 128;
+/** The most scales a job can have: the largest output's long side halved down to COARSEST_LONG_SIDE. */
+export const MAX_SCALES = Math.floor(Math.log2(MAX_SIZE / COARSEST_LONG_SIDE)) + 1;
 /**
  * Share of the iterations spent at the requested size; the coarser scales share the rest, the coarsest most. Half:
  * the coarse scales bring the style within a few full-size iterations, but the conv4_2 distance to the content only

@@ -1,30 +1,25 @@
 import * as tf from '@tensorflow/tfjs-core';
-import type { StylizeOptions } from '../../shared/stylizeOptions.js';
+import { NO_POSITIVE_STYLE_WEIGHT, type StylizeOptions } from '../../shared/stylizeOptions.js';
 import type { ScaleProgress, StylizeProgress } from '../../shared/stylizeProgress.js';
-import {
-  assertObjectiveWeightsFinite,
-  type GatysNetwork,
-  type ObjectiveLosses,
-  type ScaleObjective,
-  type StyleGrams,
-} from './gatysNetwork.js';
-import { curvatureAtScale, resizeImage, scaleSchedule, type ImageSize } from './multiScale.js';
-import { fromNetworkInput, networkInputBounds, toNetworkInput } from './networkInput.js';
+import { assertObjectiveWeightsFinite, type GatysNetwork, type ObjectiveLosses, type ScaleObjective } from './gatysNetwork.js';
+import { curvatureAtScale, resizeImage, scaleSchedule } from './multiScale.js';
+import { initialImage, refinedStart } from './scaleStart.js';
 import { Adam } from './optimizers/adam.js';
 import { disposeCurvatureSteps, Lbfgs, type CurvatureStep } from './optimizers/lbfgs.js';
 import type { Evaluation, Optimizer } from './optimizers/objective.js';
+import type { PixelParameterization } from './pixelParameterization.js';
+import { colorControl } from './preserveColors.js';
 import { imageFromTensor, imageToTensor, type RgbImage } from './rgbImage.js';
 import { styleRatioForStrength } from './strength.js';
+import {
+  StyleTargets,
+  styleImageLabel,
+  type ScaleStyleTargets,
+  type StyleTargetCache,
+  type WeightedStyle,
+} from './styleTargets.js';
 import { TimeLeft } from './timeLeft.js';
 import { MIN_IMAGE_SIDE } from './vggLayers.js';
-
-/**
- * Reuses the style image's Gram matrices across jobs: run() calls it once per scale with a key naming the scaled
- * style image's size and the pooling ("256x203:avg"); it returns cached Grams or stores and returns compute()'s. The
- * cache owns what it returns: run() never disposes those. Callers with several style images add their own image key
- * in front.
- */
-export type StyleTargetCache = (key: string, compute: () => Promise<StyleGrams>) => Promise<StyleGrams>;
 
 /** After every iteration: the progress record, and the current image on request. */
 export interface ProgressEvent {
@@ -39,11 +34,19 @@ export interface ProgressEvent {
 export interface StylizeRequest {
   /** The content image, already at the output size. */
   readonly content: RgbImage;
-  /** The style image at the scale its textures should have in the output. */
-  readonly style: RgbImage;
-  /** Optional cache of the style image's Gram matrices, asked once per scale (they differ between scales). */
+  /**
+   * One or more style images, each at the scale its textures should have in the output (the brush size), with its
+   * weight: the style targets are the weighted blend of their Gram matrices.
+   */
+  readonly styles: readonly WeightedStyle[];
+  /** Optional cache of the style images' Gram matrices, asked once per scale and style (they differ between scales). */
   readonly styleTargetCache?: StyleTargetCache;
   readonly options: StylizeOptions;
+  /**
+   * Where the optimization starts instead of options.init's content or noise: an image of the content's size, such
+   * as the result of the same job at a nearby strength (see strengthRow.ts).
+   */
+  readonly start?: RgbImage;
   /** Called after every iteration; the loop awaits it, so it may also yield to other work. */
   readonly onProgress?: (event: ProgressEvent) => void | Promise<void>;
   /** Aborting stops the loop within one iteration; run() then rejects with the signal's reason. */
@@ -67,9 +70,9 @@ interface Job {
   readonly startedAt: number;
   readonly total: number;
   readonly styleRatio: number;
-  /** The style image, RGB 0–255. */
-  readonly stylePixels: tf.Tensor4D;
-  readonly outputLongSide: number;
+  readonly styleTargets: StyleTargets;
+  /** What the optimizer's variable is: the pixels, or the luminance when the content's colours are kept. */
+  readonly pixels: PixelParameterization;
   readonly timeLeft: TimeLeft;
 }
 
@@ -78,65 +81,93 @@ interface Job {
  * content image's and its Gram matrices on conv1_1 … conv5_1 match the style image's, minimizing
  * α·L_content + β·L_style (+ an optional total-variation term), with α = 1 and β from the style strength.
  * Large jobs run coarse to fine (see multiScale.ts): each scale recomputes its targets from the scaled images and
- * starts from the previous scale's result, upsampled. This loop is the same for every backend: only the network
- * (gatysNetwork.ts) differs.
+ * starts from the previous scale's result, upsampled. Several style images blend their Gram matrices
+ * (styleTargets.ts); keeping the content's colours recolours the style images or optimizes the luminance alone
+ * (preserveColors.ts). This loop is the same for every backend: only the network (gatysNetwork.ts) differs.
  */
 export class StyleTransfer {
   constructor(private readonly network: GatysNetwork) {}
 
   async run(request: StylizeRequest): Promise<StylizeResult> {
-    const { content, options, signal } = request;
+    const { content, styles, options, signal } = request;
     const startedAt = performance.now();
     signal?.throwIfAborted();
     assertLargeEnough(content, 'content image');
-    assertLargeEnough(request.style, 'style image');
+    for (const [index, style] of styles.entries()) {
+      const label = styleImageLabel(index, styles.length);
+      if (!Number.isFinite(style.weight) || style.weight < 0) {
+        throw new Error(`${label}: its weight must be a finite number ≥ 0, got ${style.weight}`);
+      }
+      assertLargeEnough(style.image, label);
+    }
+    if (!styles.some((style) => style.weight > 0)) {
+      throw new Error(styles.length === 0 ? 'a style transfer needs a style image' : NO_POSITIVE_STYLE_WEIGHT);
+    }
+    const { start } = request;
+    if (start && (start.width !== content.width || start.height !== content.height)) {
+      throw new Error(
+        `the start image is ${start.width}×${start.height}, the content ${content.width}×${content.height}: ` +
+          'they must be of one size',
+      );
+    }
+    const pixelsOf = (style: WeightedStyle) => style.image.width * style.image.height;
     this.network.assertFits({
       content,
-      style: request.style,
+      style: styles.reduce((largest, style) => (pixelsOf(style) > pixelsOf(largest) ? style : largest)).image,
       historySize: options.optimizer === 'lbfgs' ? options.lbfgsHistory : 0,
     });
     const styleRatio = styleRatioForStrength(options.strength);
     assertObjectiveWeightsFinite({ styleRatio, styleLayerWeights: options.styleLayerWeights, tvWeight: options.tvWeight });
     const schedule = scaleSchedule(content, options.iterations, options.multiScale);
     const contentPixels = imageToTensor(content);
-    const stylePixels = imageToTensor(request.style);
-    const job: Job = {
-      request,
-      options,
-      startedAt,
-      total: options.iterations,
-      styleRatio,
-      stylePixels,
-      outputLongSide: Math.max(content.width, content.height),
-      timeLeft: new TimeLeft(schedule),
-    };
+    let styleTargets: StyleTargets | undefined;
     let image: tf.Tensor4D | undefined;
     // The previous scale's L-BFGS steps, at that scale's size.
     let coarseSteps: CurvatureStep[] = [];
     let latest = NO_LOSSES;
     try {
+      const colors = colorControl(options.preserveColors, contentPixels);
+      const outputLongSide = Math.max(content.width, content.height);
+      styleTargets = StyleTargets.prepare(this.network, styles, colors, {
+        outputLongSide,
+        pooling: options.pooling,
+        cache: request.styleTargetCache,
+      });
+      const job: Job = {
+        request,
+        options,
+        startedAt,
+        total: options.iterations,
+        styleRatio,
+        styleTargets,
+        pixels: colors.pixels,
+        timeLeft: new TimeLeft(schedule),
+      };
       let done = 0;
       for (const [index, scale] of schedule.entries()) {
-        // The content at this scale, in the network's input space: the scale's start and its content target.
-        const contentInput = tf.tidy(() => toNetworkInput(resizeImage(contentPixels, scale)));
+        // The content at this scale as the optimizer's variable: the scale's start and (through the network) its
+        // content target.
+        const contentVariable = tf.tidy(() => job.pixels.fromRgb(resizeImage(contentPixels, scale)));
         try {
-          const start = image ? this.refinedStart(job, image, contentInput) : this.initialImage(job, contentInput);
+          const start = image
+            ? refinedStart(job.options.init, image, contentVariable)
+            : initialImage(job.pixels, job.request.start, job.options, contentVariable);
           image?.dispose();
           image = undefined;
           const carriedSteps = curvatureAtScale(coarseSteps, scale);
           disposeCurvatureSteps(coarseSteps.splice(0));
           const progress: ScaleProgress = { index, count: schedule.length, ...scale };
-          const outcome = await this.optimizeAtScale(job, progress, start, carriedSteps, contentInput, done);
+          const outcome = await this.optimizeAtScale(job, progress, start, carriedSteps, contentVariable, done);
           image = outcome.image;
           coarseSteps = outcome.steps;
           latest = outcome.latest;
         } finally {
-          contentInput.dispose();
+          contentVariable.dispose();
         }
         done += scale.iterations;
       }
       return {
-        image: renderImage(image!, Number.POSITIVE_INFINITY),
+        image: renderImage(job.pixels, image!, Number.POSITIVE_INFINITY),
         iterations: options.iterations,
         contentLoss: latest.contentLoss,
         styleLoss: latest.styleLoss,
@@ -145,67 +176,48 @@ export class StyleTransfer {
     } finally {
       image?.dispose();
       disposeCurvatureSteps(coarseSteps);
+      styleTargets?.dispose();
       contentPixels.dispose();
-      stylePixels.dispose();
     }
   }
 
-  /** The first scale's start: the content or seeded noise, in the network's input space. Owned by the caller. */
-  private initialImage(job: Job, contentInput: tf.Tensor4D): tf.Tensor4D {
-    if (job.options.init === 'noise') {
-      const [, height, width] = contentInput.shape;
-      return noiseImage({ width, height }, job.options.seed);
-    }
-    return tf.clone(contentInput);
-  }
-
   /**
-   * A finer scale's start: the coarser result upsampled, plus (for jobs that start from the content) the content's
-   * own detail at this scale, which downsampling had removed. Upsampling alone blurs, and the blur is far from both
-   * the content's conv4_2 features and the style's fine Gram matrices: measured at 256 px, the fine scale then
-   * needed more of its expensive iterations to get back to the content.
-   */
-  private refinedStart(job: Job, coarse: tf.Tensor4D, contentInput: tf.Tensor4D): tf.Tensor4D {
-    return tf.tidy(() => {
-      const [, scaleHeight, scaleWidth] = contentInput.shape;
-      const scale = { width: scaleWidth, height: scaleHeight };
-      const upsampled = resizeImage(coarse, scale);
-      if (job.options.init !== 'content') return upsampled;
-      const [, height, width] = coarse.shape;
-      const contentDetail = tf.sub(contentInput, resizeImage(resizeImage(contentInput, { width, height }), scale));
-      return tf.add(upsampled, contentDetail) as tf.Tensor4D;
-    });
-  }
-
-  /**
-   * Runs one scale's iterations from `start` against the targets of `contentInput` (the content at this scale, still
-   * the caller's) and of the style. `start` and `carriedSteps` (the coarser scale's L-BFGS steps, mapped to this
-   * scale) are taken over. Resolves to the scale's result, its own L-BFGS steps (both owned by the caller) and the
-   * losses at its last accepted point; everything else it made is disposed, also when it throws.
+   * Runs one scale's iterations from `start` against the targets of `contentVariable` (the content at this scale as
+   * the optimizer's variable, still the caller's) and of the styles. `start` and `carriedSteps` (the coarser scale's
+   * L-BFGS steps, mapped to this scale) are taken over. Resolves to the scale's result, its own L-BFGS steps (both
+   * owned by the caller) and the losses at its last accepted point; everything else it made is disposed, also when it
+   * throws.
    */
   private async optimizeAtScale(
     job: Job,
     scale: ScaleProgress,
     start: tf.Tensor4D,
     carriedSteps: CurvatureStep[],
-    contentInput: tf.Tensor4D,
+    contentVariable: tf.Tensor4D,
     iterationsBefore: number,
   ): Promise<{ image: tf.Tensor4D; steps: CurvatureStep[]; latest: ObjectiveLosses }> {
     const { options, request } = job;
     const { onProgress, signal } = request;
     // Made inside the try below, so that whatever exists is disposed when something throws.
-    let styleGrams: { value: StyleGrams; owned: boolean } | undefined;
+    let styleTargets: ScaleStyleTargets | undefined;
     let contentTarget: tf.Tensor4D | undefined;
     let objective: ScaleObjective | undefined;
     let latest = NO_LOSSES;
     const weights = { styleRatio: job.styleRatio, styleLayerWeights: options.styleLayerWeights, tvWeight: options.tvWeight };
+    const { pixels } = job;
     // The optimizers keep the pixels displayable. The user gets them clamped to 0–255 anyway; optimizing beyond that
     // optimizes an image nobody sees (clamping unbounded results raised their Gram distances by 15–25%).
-    const pixelBounds = networkInputBounds();
+    const pixelBounds = pixels.bounds();
 
+    // The objective of the variable: the network's objective at the image the variable stands for.
     const evaluate = async (x: tf.Tensor): Promise<Evaluation<ObjectiveLosses>> => {
-      const { loss, gradient, contentLoss, styleLoss, styleLayerLosses } = await objective!.evaluate(x as tf.Tensor4D);
-      return { loss, gradient, details: { contentLoss, styleLoss, styleLayerLosses } };
+      const image = pixels.toNetwork(x as tf.Tensor4D);
+      try {
+        const { loss, gradient, contentLoss, styleLoss, styleLayerLosses } = await objective!.evaluate(image);
+        return { loss, gradient: pixels.gradientToVariable(gradient), details: { contentLoss, styleLoss, styleLayerLosses } };
+      } finally {
+        image.dispose();
+      }
     };
 
     const optimizer: Optimizer<ObjectiveLosses> =
@@ -228,9 +240,14 @@ export class StyleTransfer {
 
     try {
       let iterationStartedAt = performance.now();
-      styleGrams = await this.styleGramsAt(job, scale);
-      contentTarget = await this.network.contentFeatures(contentInput, options.pooling);
-      objective = this.network.objective({ content: contentTarget, styleGrams: styleGrams.value }, weights, options.pooling);
+      styleTargets = await job.styleTargets.at(scale);
+      const contentImage = pixels.toNetwork(contentVariable);
+      try {
+        contentTarget = await this.network.contentFeatures(contentImage, options.pooling);
+      } finally {
+        contentImage.dispose();
+      }
+      objective = this.network.objective({ content: contentTarget, styleGrams: styleTargets.grams }, weights, options.pooling);
       for (let step = 1; step <= scale.iterations; step++) {
         const iteration = iterationsBefore + step;
         const accepted = await optimizer.step();
@@ -254,7 +271,7 @@ export class StyleTransfer {
             elapsedMs: now - job.startedAt,
             etaMs: job.timeLeft.estimateMs(scale.index),
           },
-          preview: (maxSide = Number.POSITIVE_INFINITY) => renderImage(optimizer.x as tf.Tensor4D, maxSide),
+          preview: (maxSide = Number.POSITIVE_INFINITY) => renderImage(pixels, optimizer.x as tf.Tensor4D, maxSide),
         });
         signal?.throwIfAborted();
         // Time spent in the caller's onProgress counts against the next iteration, as it does for the user.
@@ -266,33 +283,9 @@ export class StyleTransfer {
       objective?.dispose();
       tf.dispose([pixelBounds.lower, pixelBounds.upper]);
       contentTarget?.dispose();
-      if (styleGrams?.owned) tf.dispose([...styleGrams.value]);
+      styleTargets?.release();
     }
   }
-
-  /** The style's Gram matrices at a scale, and whether this job owns (and must dispose) them. */
-  private async styleGramsAt(job: Job, scale: ImageSize): Promise<{ value: StyleGrams; owned: boolean }> {
-    const { request, stylePixels, options } = job;
-    // The style image is scaled by the same factor as the content: its strokes keep their size relative to the output.
-    const factor = Math.max(scale.width, scale.height) / job.outputLongSide;
-    const [, height, width] = stylePixels.shape;
-    const size = { width: scaledSide(width, factor), height: scaledSide(height, factor) };
-    const compute = async (): Promise<StyleGrams> => {
-      const scaled = tf.tidy(() => toNetworkInput(resizeImage(stylePixels, size)));
-      try {
-        return await this.network.styleGrams(scaled, options.pooling);
-      } finally {
-        scaled.dispose();
-      }
-    };
-    if (!request.styleTargetCache) return { value: await compute(), owned: true };
-    return { value: await request.styleTargetCache(`${size.width}x${size.height}:${options.pooling}`, compute), owned: false };
-  }
-}
-
-/** A side scaled by `factor`, not below the network's useful minimum (unless the image is already smaller). */
-function scaledSide(side: number, factor: number): number {
-  return factor >= 1 ? side : Math.max(Math.min(side, MIN_IMAGE_SIDE), Math.round(side * factor));
 }
 
 function assertLargeEnough(image: RgbImage, label: string): void {
@@ -304,18 +297,12 @@ function assertLargeEnough(image: RgbImage, label: string): void {
   }
 }
 
-/** Uniform noise over the whole pixel range, repeatable through the seed. */
-function noiseImage(size: ImageSize, seed: number): tf.Tensor4D {
-  return tf.tidy(() =>
-    toNetworkInput(tf.randomUniform([1, size.height, size.width, 3], 0, 255, 'float32', seed) as tf.Tensor4D),
-  );
-}
-
-function renderImage(x: tf.Tensor4D, maxSide: number): RgbImage {
+/** What the user sees of the variable x, scaled down so that its long side is at most maxSide. */
+function renderImage(parameterization: PixelParameterization, x: tf.Tensor4D, maxSide: number): RgbImage {
   const rgb = tf.tidy(() => {
     const [, height, width] = x.shape;
     const scale = Math.min(1, maxSide / Math.max(height, width));
-    const pixels = fromNetworkInput(x);
+    const pixels = parameterization.toRgb(x);
     if (scale >= 1) return pixels;
     const size: [number, number] = [Math.max(1, Math.round(height * scale)), Math.max(1, Math.round(width * scale))];
     return tf.image.resizeBilinear(pixels, size, true);

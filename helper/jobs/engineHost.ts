@@ -2,10 +2,10 @@ import { EventEmitter } from 'node:events';
 import { existsSync } from 'node:fs';
 import { Worker } from 'node:worker_threads';
 import type { Health } from '../../shared/protocol.js';
-import type { RgbImage } from '../engine/rgbImage.js';
 import type {
   CanceledAt,
   EngineJobRequest,
+  EngineJobResult,
   EngineMemory,
   EngineProgress,
   EngineWorkerConfig,
@@ -19,7 +19,7 @@ export interface EngineJobHandlers {
 }
 
 export type EngineJobOutcome =
-  | { readonly kind: 'done'; readonly image: RgbImage }
+  | { readonly kind: 'done'; readonly result: EngineJobResult }
   | { readonly kind: 'failed'; readonly message: string }
   /** `at` says where the engine stopped, when it was the engine that stopped it (not a shutdown). */
   | { readonly kind: 'canceled'; readonly at?: CanceledAt };
@@ -190,7 +190,7 @@ export class EngineHost extends EventEmitter {
         }
         break;
       case 'done':
-        if (this.current?.jobId === message.jobId) this.current.finish({ kind: 'done', image: message.image });
+        if (this.current?.jobId === message.jobId) this.current.finish({ kind: 'done', result: message.result });
         break;
       case 'failed':
         if (message.engineBroken) {

@@ -5,25 +5,41 @@
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import * as tf from '@tensorflow/tfjs-core';
-import type { StyleGrams } from '../engine/index.js';
+import { MAX_STYLES } from '../../shared/stylizeOptions.js';
+import { renderStrengthRow, type ProgressEvent, type RgbImage, type StyleGrams, type StylizeRequest } from '../engine/index.js';
 import { liveOnnxSessions } from '../engine/onnx/onnxGatysNetwork.js';
 import { loadEngine, type LoadedEngine } from '../loadEngine.js';
-import type { EngineJobRequest, EngineMemory, EngineWorkerConfig, FromWorker, ToWorker } from './workerMessages.js';
+import type {
+  EngineJobRequest,
+  EngineJobResult,
+  EngineMemory,
+  EngineWorkerConfig,
+  FromWorker,
+  ToWorker,
+} from './workerMessages.js';
 
 const port = parentPort!;
 const config = workerData as EngineWorkerConfig;
 
 function send(message: FromWorker): void {
-  const transfers = 'image' in message ? [message.image.data.buffer] : [];
+  const transfers: ArrayBufferLike[] = [];
+  if (message.type === 'done') transfers.push(...resultImages(message.result).map((image) => image.data.buffer));
   if (message.type === 'progress' && message.preview) transfers.push(message.preview.data.buffer);
   port.postMessage(message, transfers as ArrayBuffer[]);
+}
+
+function resultImages(result: EngineJobResult): RgbImage[] {
+  return result.kind === 'stylize' ? [result.image] : result.previews.map((preview) => preview.image);
 }
 
 /** Gram matrices by style image, scale and pooling, least recently used first. */
 class StyleGramCache {
   private readonly entries = new Map<string, StyleGrams>();
 
-  constructor(private readonly capacity: number) {}
+  constructor(private readonly capacity: number) {
+    // Fewer entries than one scale's styles would evict Grams the running job still holds.
+    if (capacity < MAX_STYLES) throw new Error(`the style Gram cache needs at least ${MAX_STYLES} entries, got ${capacity}`);
+  }
 
   async get(key: string, compute: () => Promise<StyleGrams>): Promise<StyleGrams> {
     const cached = this.entries.get(key);
@@ -98,14 +114,15 @@ async function runJob(transfer: LoadedEngine['transfer'], job: EngineJobRequest)
   try {
     const { options } = job;
     let lastPreviewAt = Number.NEGATIVE_INFINITY;
-    const result = await transfer.run({
+    const request: StylizeRequest = {
       content: job.content,
-      style: job.style,
-      // The engine asks once per scale, with a key naming the scaled size and the pooling.
-      styleTargetCache: (scaleKey, compute) => styleTargets.get(`${job.styleKey}:${scaleKey}`, compute),
+      styles: job.styles,
+      // The engine asks once per scale and style image, with a key naming the scaled size, the pooling and any
+      // recolouring; the style's own key names its pixels.
+      styleTargetCache: (style, scaleKey, compute) => styleTargets.get(`${job.styles[style]!.key}:${scaleKey}`, compute),
       options,
       signal: controller.signal,
-      onProgress: async (event) => {
+      onProgress: async (event: ProgressEvent) => {
         const now = performance.now();
         const { iteration, total } = event.progress;
         running.iterations = iteration;
@@ -120,22 +137,27 @@ async function runJob(transfer: LoadedEngine['transfer'], job: EngineJobRequest)
         // Lets a 'cancel' message in the queue be handled before the next iteration starts.
         await new Promise((resolve) => setImmediate(resolve));
       },
-    });
+    };
+    const result: EngineJobResult =
+      job.kind === 'stylize'
+        ? { kind: 'stylize', image: (await transfer.run(request)).image }
+        : { kind: 'strength-row', previews: (await renderStrengthRow(transfer, { ...request, strengths: job.strengths })).images };
     sendMemory();
-    send({ type: 'done', jobId: job.jobId, image: result.image });
+    send({ type: 'done', jobId: job.jobId, result });
   } catch (error) {
     if (controller.signal.aborted) {
       sendMemory();
       const askedAfter = running.canceledAfter ?? running.iterations;
       send({ type: 'canceled', jobId: job.jobId, askedAfter, stoppedAfter: running.iterations });
     } else if (isEngineBreaking(error)) {
-      const { content, style } = job;
+      const { content } = job;
+      const styles = job.styles.map(({ image }) => `${image.width}×${image.height}`).join(', ');
       send({
         type: 'failed',
         jobId: job.jobId,
         message:
-          `the engine ran out of memory (content ${content.width}×${content.height}, style ${style.width}×` +
-          `${style.height} pixels: ${(error as Error).message}); try a smaller size or a backend with more memory`,
+          `the engine ran out of memory (content ${content.width}×${content.height}, style ${styles} pixels: ` +
+          `${(error as Error).message}); try a smaller size, a smaller brush or a backend with more memory`,
         engineBroken: true,
       });
     } else {

@@ -1,6 +1,6 @@
 import type { JobStatus } from '../../shared/protocol.js';
-import type { StylizeOptions } from '../../shared/stylizeOptions.js';
-import type { RgbImage } from '../engine/rgbImage.js';
+import type { JobResult } from './jobResult.js';
+import type { EngineJobInput } from './workerMessages.js';
 
 /**
  * The job queue as the HTTP app sees it. Two implementations: the helper's in-process queue (localJobQueue.ts: one
@@ -27,19 +27,12 @@ export interface JobQueue {
   shutdown(): Promise<void>;
 }
 
-export interface JobInput {
-  readonly content: RgbImage;
-  readonly style: RgbImage;
-  /** Identifies the style image's pixels, so that its Gram targets can be reused. */
-  readonly styleKey: string;
-  readonly options: StylizeOptions;
-}
+/** A job as the queue takes it: its kind, the prepared images (each style with its weight and key) and the options. */
+export type JobInput = EngineJobInput;
 
-/** A finished job's image, as PNG. */
-export interface JobResult {
-  readonly png: Buffer;
-  readonly width: number;
-  readonly height: number;
+/** The iterations a job runs: a strength row's progress counts those of all its previews. */
+export function jobIterations(input: JobInput): number {
+  return input.options.iterations * (input.kind === 'strength-row' ? input.strengths.length : 1);
 }
 
 export interface QueueLoad {

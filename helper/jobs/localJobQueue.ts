@@ -1,20 +1,22 @@
 import { randomUUID } from 'node:crypto';
-import type { ErrorCode, JobPreview, JobProgress, JobState, JobStatus } from '../../shared/protocol.js';
+import type { ErrorCode, JobKind, JobPreview, JobProgress, JobState, JobStatus } from '../../shared/protocol.js';
 import { notStartedProgress } from '../../shared/stylizeProgress.js';
 import { encodePng } from '../imageio/index.js';
 import type { EngineHost, EngineJobOutcome } from './engineHost.js';
-import { QueueFullError, type JobInput, type JobQueue, type JobResult, type QueueLoad, type QueuePlaces } from './jobQueue.js';
+import { jobIterations, QueueFullError, type JobInput, type JobQueue, type QueueLoad, type QueuePlaces } from './jobQueue.js';
+import { encodeResult, type JobResult, resultSize } from './jobResult.js';
 import type { EngineProgress } from './workerMessages.js';
 
 interface Job {
   readonly id: string;
   readonly owner: string;
+  readonly kind: JobKind;
   /** Dropped once handed to the engine, so that finished jobs keep only their result. */
   input: JobInput | null;
   state: JobState;
   progress: JobProgress;
   preview: JobPreview | null;
-  /** The PNG, once done. */
+  /** Once done. */
   result: JobResult | null;
   error: { code: ErrorCode; message: string } | null;
   finishedAt: number | null;
@@ -83,9 +85,10 @@ export class LocalJobQueue implements JobQueue {
     const job: Job = {
       id: randomUUID(),
       owner,
+      kind: input.kind,
       input,
       state: 'queued',
-      progress: notStartedProgress(input.options.iterations),
+      progress: notStartedProgress(jobIterations(input)),
       preview: null,
       result: null,
       error: null,
@@ -93,7 +96,10 @@ export class LocalJobQueue implements JobQueue {
     };
     this.jobs.set(job.id, job);
     this.waiting.push(job);
-    this.options.log(`job ${job.id} queued (${input.content.width}×${input.content.height}, ${input.options.iterations} iterations)`);
+    this.options.log(
+      `job ${job.id} queued (${input.kind}, ${input.content.width}×${input.content.height}, ` +
+        `${input.styles.length} style${input.styles.length > 1 ? 's' : ''}, ${job.progress.total} iterations)`,
+    );
     this.startNext();
     return job.id;
   }
@@ -104,11 +110,12 @@ export class LocalJobQueue implements JobQueue {
     const position = this.waiting.indexOf(job);
     return {
       id: job.id,
+      kind: job.kind,
       status: job.state,
       queuePosition: position >= 0 ? position + 1 : null,
       progress: job.progress,
       preview: job.preview && job.preview.iteration > previewAfter ? job.preview : null,
-      result: job.result && { width: job.result.width, height: job.result.height },
+      result: job.result && resultSize(job.result),
       error: job.error,
       restarts: 0,
     };
@@ -152,9 +159,8 @@ export class LocalJobQueue implements JobQueue {
     this.running = job;
     job.state = 'running';
     this.options.log(`job ${job.id} running`);
-    const { content, style, styleKey, options } = job.input!;
     const outcome = this.engine.run(
-      { jobId: job.id, content, style, styleKey, options },
+      { jobId: job.id, ...job.input! },
       { onProgress: (progress) => this.recordProgress(job, progress) },
     );
     job.input = null;
@@ -182,8 +188,7 @@ export class LocalJobQueue implements JobQueue {
   private async complete(job: Job, outcome: EngineJobOutcome): Promise<void> {
     if (job.state !== 'running') return; // canceled meanwhile
     if (outcome.kind === 'done') {
-      const png = await encodePng(outcome.image);
-      job.result = { png, width: outcome.image.width, height: outcome.image.height };
+      job.result = await encodeResult(outcome.result);
       this.finish(job, 'done');
     } else if (outcome.kind === 'failed') {
       job.error = { code: 'job-failed', message: outcome.message };

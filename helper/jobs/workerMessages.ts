@@ -17,14 +17,32 @@ export interface EngineWorkerConfig {
   readonly previewMaxSide: number;
 }
 
-export interface EngineJobRequest {
-  readonly jobId: string;
-  readonly content: RgbImage;
-  readonly style: RgbImage;
-  /** Identifies the style image's pixels, so that its Gram targets can be reused. */
-  readonly styleKey: string;
-  readonly options: StylizeOptions;
+/** A style image of a job, its weight in the blend, and a key naming its pixels. */
+export interface EngineStyle {
+  readonly image: RgbImage;
+  readonly weight: number;
+  /** Identifies the style image's pixels (as given, before scaling), so that its Gram targets can be reused. */
+  readonly key: string;
 }
+
+/** What the engine makes of a job: one image, or the strength preview row at these strengths. */
+export type EngineJobKind =
+  | { readonly kind: 'stylize' }
+  | { readonly kind: 'strength-row'; readonly strengths: readonly number[] };
+
+/** A job as the engine runs it; options are the ones it runs with (a strength row's are strengthRowOptions'). */
+export type EngineJobInput = EngineJobKind & {
+  readonly content: RgbImage;
+  readonly styles: readonly EngineStyle[];
+  readonly options: StylizeOptions;
+};
+
+export type EngineJobRequest = EngineJobInput & { readonly jobId: string };
+
+/** A finished job's images. */
+export type EngineJobResult =
+  | { readonly kind: 'stylize'; readonly image: RgbImage }
+  | { readonly kind: 'strength-row'; readonly previews: ReadonlyArray<{ readonly strength: number; readonly image: RgbImage }> };
 
 /** Main thread → worker. */
 export type ToWorker =
@@ -56,7 +74,7 @@ export type FromWorker =
   | { readonly type: 'ready'; readonly backend: string; readonly device: string }
   | { readonly type: 'startup-failed'; readonly message: string }
   | ({ readonly type: 'progress'; readonly jobId: string } & EngineProgress)
-  | { readonly type: 'done'; readonly jobId: string; readonly image: RgbImage }
+  | { readonly type: 'done'; readonly jobId: string; readonly result: EngineJobResult }
   | {
       readonly type: 'failed';
       readonly jobId: string;

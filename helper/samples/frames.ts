@@ -4,8 +4,8 @@ import sharp from 'sharp';
 
 /**
  * Gramstyle's own sample frames, drawn in code so that the demo needs no downloaded pictures: a content frame
- * (a small landscape poster) and a style frame (bold, colourful brush strokes). Shapes only, no text: fonts may
- * be missing on the machine that renders them.
+ * (a small landscape poster) and two style frames (bold, colourful brush strokes; a warm tile mosaic, to blend with
+ * the strokes). Shapes only, no text: fonts may be missing on the machine that renders them.
  */
 
 export const CONTENT_FRAME_SIZE = { width: 600, height: 400 } as const;
@@ -126,16 +126,55 @@ export function styleFrameSvg(seed = 7): string {
 </svg>`;
 }
 
-/** Renders both frames to PNG files in `dir` (created if missing). */
-export async function renderSampleFrames(dir: string): Promise<{ content: string; style: string }> {
+/** Warm earth and fire colours, far from the brush strokes' blues: a blend of the two shows both. */
+const MOSAIC_PALETTE = ['#7a1f12', '#b8361c', '#e0662a', '#f2a03d', '#f7d27a', '#5b3a1e', '#c9572b'];
+
+/**
+ * A mosaic of irregular tiles: a jittered grid of quadrilaterals in warm colours, set in dark grout. Its texture is
+ * square and regular where the brush strokes are round and flowing. Repeatable through the seed.
+ */
+export function mosaicFrameSvg(seed = 11): string {
+  const { width, height } = STYLE_FRAME_SIZE;
+  const random = mulberry32(seed);
+  const tile = 32;
+  const columns = width / tile;
+  const rows = height / tile;
+  // The grid's corners, each moved a little, so that neighbouring tiles share their edges.
+  const corners = Array.from({ length: rows + 1 }, (_, row) =>
+    Array.from({ length: columns + 1 }, (_, column) => {
+      const jitter = () => (random() - 0.5) * tile * 0.5;
+      const onEdge = (index: number, last: number) => index === 0 || index === last;
+      return [column * tile + (onEdge(column, columns) ? 0 : jitter()), row * tile + (onEdge(row, rows) ? 0 : jitter())] as const;
+    }),
+  );
+  const tiles: string[] = [];
+  for (let row = 0; row < rows; row++) {
+    for (let column = 0; column < columns; column++) {
+      const points = [corners[row]![column]!, corners[row]![column + 1]!, corners[row + 1]![column + 1]!, corners[row + 1]![column]!];
+      const colour = MOSAIC_PALETTE[Math.floor(random() * MOSAIC_PALETTE.length)]!;
+      tiles.push(`<polygon points="${points.map(([x, y]) => `${x.toFixed(1)},${y.toFixed(1)}`).join(' ')}" fill="${colour}"/>`);
+    }
+  }
+  return `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}">
+  <rect width="${width}" height="${height}" fill="#2a1a10"/>
+  <g stroke="#2a1a10" stroke-width="4" stroke-linejoin="round">
+  ${tiles.join('\n  ')}
+  </g>
+</svg>`;
+}
+
+/** Renders the frames to PNG files in `dir` (created if missing). */
+export async function renderSampleFrames(dir: string): Promise<{ content: string; style: string; mosaic: string }> {
   await mkdir(dir, { recursive: true });
   const content = join(dir, 'content.png');
   const style = join(dir, 'style.png');
+  const mosaic = join(dir, 'mosaic.png');
   await Promise.all([
     sharp(Buffer.from(contentFrameSvg())).png().toFile(content),
     sharp(Buffer.from(styleFrameSvg())).png().toFile(style),
+    sharp(Buffer.from(mosaicFrameSvg())).png().toFile(mosaic),
   ]);
-  return { content, style };
+  return { content, style, mosaic };
 }
 
 /** A small, fast, seedable PRNG (Tommy Ettinger's Mulberry32): uniform in [0, 1). */

@@ -9,12 +9,18 @@ import {
   jobStatusQuerySchema,
   jobStatusSchema,
   type CreateBatchResponse,
+  strengthRowResultSchema,
   type CreateJobResponse,
   type Health,
   type PairingResponse,
+  type JobKind,
+  type StrengthRowResult,
+  type WeightedStyle,
 } from '../../shared/protocol.js';
+import { strengthRow, strengthRowOptions } from '../../shared/strengthRow.js';
 import { describeIssues, MAX_SIZE, type StylizeOptions } from '../../shared/stylizeOptions.js';
 import { QueueFullError, type JobInput, type JobQueue } from '../jobs/jobQueue.js';
+import type { EngineJobKind } from '../jobs/workerMessages.js';
 import { ImageInputError, prepareStylizeImages } from '../imageio/index.js';
 import { type Authenticator, presentedUser } from './authentication.js';
 import type { EngineStatusSource } from './engineReport.js';
@@ -104,8 +110,8 @@ export function createApp(context: AppContext): express.Express {
   api.post('/jobs', jsonBody, async (request, response) => {
     const parsed = createJobRequestSchema.safeParse(request.body);
     if (!parsed.success) throw invalidRequest('job', parsed.error);
-    const { content, style, options } = parsed.data;
-    const [id] = await queueJobs(context, response, [content], style, options);
+    const { content, ...settings } = parsed.data;
+    const [id] = await queueJobs(context, response, [content], settings);
     if (id === undefined) return;
     const answer: CreateJobResponse = { id };
     response.status(202).location(`${API_PREFIX}/jobs/${id}`).json(answer);
@@ -114,8 +120,8 @@ export function createApp(context: AppContext): express.Express {
   api.post('/batches', jsonBody, async (request, response) => {
     const parsed = createBatchRequestSchema.safeParse(request.body);
     if (!parsed.success) throw invalidRequest('batch', parsed.error);
-    const { contents, style, options } = parsed.data;
-    const jobs = await queueJobs(context, response, contents, style, options);
+    const { contents, ...settings } = parsed.data;
+    const jobs = await queueJobs(context, response, contents, { kind: 'stylize', ...settings });
     if (jobs.length === 0) return;
     const answer: CreateBatchResponse = { jobs };
     response.status(202).json(answer);
@@ -137,7 +143,13 @@ export function createApp(context: AppContext): express.Express {
       const status = await context.queue.status(user, request.params.id);
       throw new HttpError(409, 'not-finished', `job ${request.params.id} has no result: it is ${status?.status ?? 'gone'}`);
     }
-    response.type('png').send(result.png);
+    if (result.kind === 'stylize') {
+      response.type('png').send(result.png);
+      return;
+    }
+    const previews = result.previews.map(({ png, ...preview }) => ({ ...preview, png: png.toString('base64') }));
+    const answer: StrengthRowResult = { previews };
+    response.json(strengthRowResultSchema.parse(answer));
   });
 
   api.delete('/jobs/:id', async (request, response) => {
@@ -154,17 +166,19 @@ export function createApp(context: AppContext): express.Express {
   return app;
 }
 
+/** What the jobs of a request share: their kind, the style images with their weights, and the options. */
+interface JobSettings {
+  readonly kind: JobKind;
+  readonly styles: readonly WeightedStyle[];
+  readonly options: StylizeOptions;
+}
+
 /**
- * Queues one job per content image, all with the same style and options, for the request's user; returns their ids,
- * or none when the client left before it could learn them (then nothing is queued: it could cancel nothing).
+ * Queues one job per content image, all with the same settings, for the request's user; returns their ids, or none
+ * when the client left before it could learn them (then nothing is queued: it could cancel nothing).
  */
-async function queueJobs(
-  context: AppContext,
-  response: Response,
-  contents: readonly string[],
-  style: string,
-  options: StylizeOptions,
-): Promise<string[]> {
+
+async function queueJobs(context: AppContext, response: Response, contents: readonly string[], settings: JobSettings): Promise<string[]> {
   const engine = await context.engine.report();
   if (engine.status === 'error') {
     throw new HttpError(503, 'not-ready', `the ${context.role} could not start: ${engine.message}`);
@@ -173,16 +187,21 @@ async function queueJobs(
   // Before any image is decoded: a full queue costs nothing more than this answer.
   const places = await context.queue.reserve(user, contents.length);
   try {
-    const styleBytes = Buffer.from(style, 'base64');
-    const styleKey = createHash('sha256').update(styleBytes).digest('hex');
+    const { kind, styles, options } = settings;
+    // A strength row renders small previews: its images are prepared at the row's size.
+    const jobOptions = kind === 'strength-row' ? strengthRowOptions(options) : options;
+    const jobKind: EngineJobKind = kind === 'strength-row' ? { kind, strengths: strengthRow(options.strength) } : { kind };
+    const styleBytes = styles.map((style) => Buffer.from(style.image, 'base64'));
+    const styleKeys = styleBytes.map((bytes) => createHash('sha256').update(bytes).digest('hex'));
     const limits = { maxLongSide: MAX_INPUT_LONG_SIDE };
     const inputs: JobInput[] = [];
     for (const [index, content] of contents.entries()) {
-      const images = await prepareStylizeImages(Buffer.from(content, 'base64'), styleBytes, options, limits).catch((error: unknown) => {
+      const images = await prepareStylizeImages(Buffer.from(content, 'base64'), styleBytes, jobOptions, limits).catch((error: unknown) => {
         if (!(error instanceof ImageInputError)) throw error;
         throw new HttpError(400, 'invalid-image', contents.length > 1 ? `contents[${index}]: ${error.message}` : error.message);
       });
-      inputs.push({ ...images, styleKey, options });
+      const weighted = images.styles.map((image, style) => ({ image, weight: styles[style]!.weight, key: styleKeys[style]! }));
+      inputs.push({ ...jobKind, content: images.content, styles: weighted, options: jobOptions });
     }
     // A client that hung up would never learn the jobs' ids, so could not cancel them: its jobs are not run.
     if (response.destroyed) {

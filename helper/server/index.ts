@@ -2,7 +2,9 @@ import { randomUUID } from 'node:crypto';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { DEFAULT_HELPER_PORT } from '../../shared/protocol.js';
+import { MAX_STYLES } from '../../shared/stylizeOptions.js';
 import type { BackendChoice } from '../engine/index.js';
+import { MAX_SCALES } from '../engine/multiScale.js';
 import { EngineHost } from '../jobs/engineHost.js';
 import { LocalJobQueue } from '../jobs/localJobQueue.js';
 import { createApp } from './app.js';
@@ -55,7 +57,9 @@ export async function startHelperServer(options: HelperServerOptions): Promise<R
       {
         backend: options.backend ?? 'auto',
         weightsFlag: options.weights,
-        styleCacheEntries: 8, // two or three scales per style image
+        // Every scale of every style of the largest job (24 entries of 2.4 MB): a job asks for them in the same order
+        // each time, so a smaller LRU would evict each entry before its next use and a re-run would recompute all.
+        styleCacheEntries: MAX_STYLES * MAX_SCALES,
         previewIntervalMs: options.previewIntervalMs ?? 1000,
         previewMaxSide: options.previewMaxSide ?? 256,
       },

@@ -1,12 +1,13 @@
 import { randomUUID } from 'node:crypto';
 import { Job, Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
-import type { JobState, JobStatus } from '../../shared/protocol.js';
+import { jobKindSchema, type JobKind, type JobState, type JobStatus } from '../../shared/protocol.js';
 import { notStartedProgress, stylizeProgressSchema } from '../../shared/stylizeProgress.js';
-import { QueueFullError, type JobInput, type JobQueue, type JobResult, type QueueLoad, type QueuePlaces } from '../jobs/jobQueue.js';
+import { jobIterations, QueueFullError, type JobInput, type JobQueue, type QueueLoad, type QueuePlaces } from '../jobs/jobQueue.js';
+import type { JobResult } from '../jobs/jobResult.js';
 import type { BlobStore } from './blobStore.js';
 import { CANCEL_CHANNEL, jobBlobs, QUEUE_NAME, QUEUE_PREFIX, teamKeys } from './teamKeys.js';
-import { inputBlobNames, storeJobInput, teamJobDataSchema, type TeamJobData } from './teamJob.js';
+import { inputBlobNames, resultFromBlob, storeJobInput, teamJobDataSchema, type TeamJobData } from './teamJob.js';
 
 export interface TeamJobQueueOptions {
   /** Jobs one user may have waiting (not yet running); more are refused (429). */
@@ -29,6 +30,7 @@ export const CANCELED_REASON = 'canceled';
 
 interface JobRecord {
   readonly owner: string;
+  readonly kind: JobKind;
   readonly canceled: boolean;
   readonly total: number;
 }
@@ -98,13 +100,14 @@ export class TeamJobQueue implements JobQueue {
     const recordTtlMs = maxWaitMs + keepFinishedMs;
     const records = this.redis.multi();
     for (const [index, id] of ids.entries()) {
-      const record = { owner, canceled: 0, total: inputs[index]!.options.iterations };
+      const input = inputs[index]!;
+      const record = { owner, kind: input.kind, canceled: 0, total: jobIterations(input) };
       records.hset(teamKeys.jobRecord(id), record).pexpire(teamKeys.jobRecord(id), recordTtlMs);
     }
     await records.exec();
     await this.queue.addBulk(
       ids.map((id, index) => ({
-        name: 'stylize',
+        name: data[index]!.kind,
         data: data[index]!,
         opts: {
           jobId: id,
@@ -149,6 +152,7 @@ export class TeamJobQueue implements JobQueue {
     const failed = state === 'failed';
     return {
       id,
+      kind: record.kind,
       status: state,
       queuePosition,
       progress: progress.success ? progress.data : notStartedProgress(record.total),
@@ -164,7 +168,7 @@ export class TeamJobQueue implements JobQueue {
     if (!record) return undefined;
     const blob = await this.store.get(jobBlobs.result(id));
     if (!blob) return (await this.status(owner, id)) ? null : undefined;
-    return { png: blob.bytes, width: blob.meta.width!, height: blob.meta.height! };
+    return resultFromBlob(record.kind, blob);
   }
 
   async cancel(owner: string, id: string): Promise<boolean> {
@@ -204,7 +208,7 @@ export class TeamJobQueue implements JobQueue {
   private async recordOf(owner: string, id: string): Promise<JobRecord | undefined> {
     const record = await this.redis.hgetall(teamKeys.jobRecord(id));
     if (record.owner !== owner) return undefined;
-    return { owner, canceled: record.canceled === '1', total: Number(record.total) };
+    return { owner, kind: jobKindSchema.parse(record.kind), canceled: record.canceled === '1', total: Number(record.total) };
   }
 
   /** 1 = next to run: among everyone's waiting jobs, in the order workers take them (none of theirs is shown). */

@@ -16,7 +16,7 @@ export const teamKeys = {
   users: `${KEY_PREFIX}:users`,
   /** Hash: SHA-256 of a token (hex) → user name. */
   tokens: `${KEY_PREFIX}:user-tokens`,
-  /** Hash: owner, canceled, total; outlives the BullMQ job of a canceled waiting job, which is removed. */
+  /** Hash: owner, kind, canceled, total; outlives the BullMQ job of a canceled waiting job, which is removed. */
   jobRecord: (jobId: string) => `${KEY_PREFIX}:job:${jobId}`,
   /** Set of a user's job ids not yet known to be finished: their waiting jobs are counted from it. */
   userJobs: (user: string) => `${KEY_PREFIX}:user-jobs:${user}`,
@@ -29,7 +29,8 @@ export const teamKeys = {
 /** Blob names (see BlobStore) of a job's images. */
 export const jobBlobs = {
   content: (jobId: string) => `input:${jobId}:content`,
-  style: (jobId: string) => `input:${jobId}:style`,
+  /** The job's style images, by their index. */
+  style: (jobId: string, index: number) => `input:${jobId}:style:${index}`,
   preview: (jobId: string) => `preview:${jobId}`,
   result: (jobId: string) => `result:${jobId}`,
 };

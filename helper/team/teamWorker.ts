@@ -5,13 +5,14 @@ import type { StylizeProgress } from '../../shared/stylizeProgress.js';
 import type { BackendChoice } from '../engine/index.js';
 import { encodePng } from '../imageio/index.js';
 import { EngineHost } from '../jobs/engineHost.js';
+import { encodeResult, resultSize } from '../jobs/jobResult.js';
 import type { EngineProgress } from '../jobs/workerMessages.js';
 import { engineHostReport } from '../server/engineReport.js';
 import { RedisBlobStore } from './blobStore.js';
 import { connectRedis } from './redisConnection.js';
 import { CANCEL_CHANNEL, jobBlobs, QUEUE_NAME, QUEUE_PREFIX, teamKeys } from './teamKeys.js';
 import { CANCELED_REASON } from './teamJobQueue.js';
-import { inputBlobNames, loadJobInput, teamJobDataSchema, type TeamJobData } from './teamJob.js';
+import { inputBlobNames, loadJobInput, resultBlob, teamJobDataSchema, type TeamJobData } from './teamJob.js';
 import { HEARTBEAT_MS, publishWorker, unpublishWorker } from './workerRegistry.js';
 
 export interface TeamWorkerOptions {
@@ -117,7 +118,8 @@ export async function startTeamWorker(options: TeamWorkerOptions): Promise<Runni
       throw new UnrecoverableError(CANCELED_REASON);
     }
     const restarted = job.stalledCounter > 0 ? ` (restarted: its worker stopped ${job.stalledCounter}×)` : '';
-    log(`took job ${id} of ${data.owner}${restarted}`);
+    const styles = data.styles.map(({ weight }) => weight).join(':');
+    log(`took job ${id} of ${data.owner}${restarted}: ${data.kind}, ${data.styles.length} style image${data.styles.length > 1 ? `s weighted ${styles}` : ''}`);
     const input = await loadJobInput(store, data);
     if (!input) throw new UnrecoverableError('the job’s images expired before a worker was free');
 
@@ -143,11 +145,12 @@ export async function startTeamWorker(options: TeamWorkerOptions): Promise<Runni
       log(`job ${id} failed: ${outcome.message}`);
       throw new UnrecoverableError(outcome.message);
     }
-    const { image } = outcome;
-    const png = await encodePng(image);
-    await store.put(jobBlobs.result(id), { bytes: png, meta: { width: image.width, height: image.height } }, data.keepFinishedMs);
-    log(`job ${id} done (${image.width}×${image.height})`);
-    return { width: image.width, height: image.height };
+    const result = await encodeResult(outcome.result);
+    await store.put(jobBlobs.result(id), resultBlob(result), data.keepFinishedMs);
+    const { width, height } = resultSize(result);
+    const what = result.kind === 'stylize' ? '' : `a strength row of ${result.previews.length}, each `;
+    log(`job ${id} done (${what}${width}×${height})`);
+    return { width, height };
   };
 
   /** A job that ended here, whichever way, needs its input images no more. */

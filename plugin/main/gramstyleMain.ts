@@ -17,7 +17,7 @@ import {
 import { DEFAULT_HELPER_PORT } from '../../shared/protocol.js';
 import { longSideConstraint } from './geometry.js';
 import { placeResult, renderedBox } from './placement.js';
-import { type ExportableNode, guessRoles, isExportable, readSelection } from './selection.js';
+import { type ExportableNode, guessContent, isExportable, readSelection } from './selection.js';
 
 export interface GramstyleMainOptions {
   /** The panel's HTML (`__html__` in Figma). */
@@ -32,7 +32,8 @@ export interface GramstyleMainOptions {
  */
 export const DEFAULT_HELPER_URL = `http://localhost:${DEFAULT_HELPER_PORT}`;
 
-export const PANEL_SIZE = { width: 320, height: 660 } as const;
+// Tall enough for three style cards, the strength row and Stylize without scrolling.
+export const PANEL_SIZE = { width: 320, height: 720 } as const;
 export const SETTINGS_KEY = 'gramstyle.settings';
 export const TOKEN_KEY = 'gramstyle.pairingToken';
 /** The server TOKEN_KEY's token is for. Tokens saved before it was kept were the local helper's. */
@@ -47,10 +48,13 @@ class UserFacingError extends Error {}
  */
 export class GramstyleMain {
   private uiReady = false;
-  /** The roles of the pair on show (also while only its results are selected). */
+  /** The roles of the frames on show (also while only their results are selected). */
   private roles: Roles | null = null;
-  /** Roles the user swapped, by pair (pairKey): the swap sticks to those two layers for as long as the plugin runs. */
-  private readonly swapped = new Map<string, Roles>();
+  /**
+   * The content the user chose, by set of frames (framesKey): the choice sticks to those layers for as long as the
+   * plugin runs.
+   */
+  private readonly chosenContent = new Map<string, string>();
   private thumbnails = new Map<string, Promise<Uint8Array | null>>();
   /** The rectangles this plugin inserted (node ids). */
   private readonly results = new Set<string>();
@@ -83,10 +87,10 @@ export class GramstyleMain {
         this.uiReady = true;
         this.post({ type: 'init', helperUrl: this.options.helperUrl, ...(await this.loadStoredSettings()) });
         return this.publishSelection();
-      case 'swap-roles':
-        if (this.roles) {
-          this.roles = { contentId: this.roles.styleId, styleId: this.roles.contentId };
-          this.swapped.set(pairKey(this.roles), this.roles);
+      case 'set-content':
+        if (this.roles?.styleIds.includes(message.frameId)) {
+          this.roles = rolesWithContent([this.roles.contentId, ...this.roles.styleIds], message.frameId);
+          this.chosenContent.set(framesKey(this.roles), message.frameId);
         }
         return this.publishSelection();
       case 'save-settings':
@@ -96,7 +100,7 @@ export class GramstyleMain {
         await this.figma.clientStorage.setAsync(TOKEN_SERVER_KEY, message.helperUrl);
         return this.figma.clientStorage.setAsync(TOKEN_KEY, message.token);
       case 'export':
-        return this.answer(message, () => this.exportPair(message));
+        return this.answer(message, () => this.exportFrames(message));
       case 'insert':
         return this.answer(message, () => this.insertResult(message));
       case 'notify':
@@ -136,39 +140,42 @@ export class GramstyleMain {
 
   private async describeSelection(): Promise<SelectionState> {
     const selection = this.figma.currentPage.selection;
-    const kept = await this.pairOfResults(selection);
-    if (kept) return this.describePair(kept.content, kept.style);
+    const kept = await this.framesOfResults(selection);
+    if (kept) return this.describeFrames(kept);
     const reading = readSelection(selection);
     if (reading.kind === 'hint') {
       this.roles = null;
       this.thumbnails.clear();
       return { state: 'hint', hint: reading.hint };
     }
-    const [a, b] = reading.nodes;
-    const roles = this.swapped.get(pairKey({ contentId: a.id, styleId: b.id })) ?? idsOf(guessRoles(a, b));
-    if (!this.roles || pairKey(this.roles) !== pairKey(roles)) this.thumbnails.clear();
+    const ids = reading.nodes.map((node) => node.id);
+    const chosen = this.chosenContent.get(framesKey({ contentId: ids[0]!, styleIds: ids.slice(1) }));
+    const roles = rolesWithContent(ids, chosen ?? guessContent(reading.nodes).id);
+    if (!this.roles || framesKey(this.roles) !== framesKey(roles)) this.thumbnails.clear();
     this.roles = roles;
-    const [content, style] = roles.contentId === a.id ? [a, b] : [b, a];
-    return this.describePair(content, style);
+    const byId = new Map(reading.nodes.map((node) => [node.id, node]));
+    return this.describeFrames({ content: byId.get(roles.contentId)!, styles: roles.styleIds.map((id) => byId.get(id)!) });
   }
 
-  private async describePair(content: ExportableNode, style: ExportableNode): Promise<SelectionState> {
-    const [contentSummary, styleSummary] = await Promise.all([this.summarize(content), this.summarize(style)]);
-    return { state: 'ready', content: contentSummary, style: styleSummary };
+  private async describeFrames(frames: { content: ExportableNode; styles: readonly ExportableNode[] }): Promise<SelectionState> {
+    const [content, ...styles] = await Promise.all([frames.content, ...frames.styles].map((node) => this.summarize(node)));
+    return { state: 'ready', content: content!, styles };
   }
 
   /**
-   * Inserting selects the result; the panel then keeps showing the pair it came from (while only results are
-   * selected and both frames exist), so that the designer can stylize again with other settings at once.
+   * Inserting selects the result; the panel then keeps showing the frames it came from (while only results are
+   * selected and all the frames exist), so that the designer can stylize again with other settings at once.
    */
-  private async pairOfResults(selection: readonly SceneNode[]): Promise<{ content: ExportableNode; style: ExportableNode } | null> {
+  private async framesOfResults(
+    selection: readonly SceneNode[],
+  ): Promise<{ content: ExportableNode; styles: ExportableNode[] } | null> {
     const roles = this.roles;
     if (!roles || selection.length === 0 || !selection.every((node) => this.results.has(node.id))) return null;
-    const [content, style] = await Promise.all([
-      this.figma.getNodeByIdAsync(roles.contentId),
-      this.figma.getNodeByIdAsync(roles.styleId),
-    ]);
-    return content && style && isExportable(content) && isExportable(style) ? { content, style } : null;
+    const [content, ...styles] = await Promise.all(
+      [roles.contentId, ...roles.styleIds].map((id) => this.figma.getNodeByIdAsync(id)),
+    );
+    const exportable = (node: BaseNode | null | undefined): node is ExportableNode => !!node && isExportable(node);
+    return exportable(content) && styles.every(exportable) ? { content, styles } : null;
   }
 
   private async summarize(node: ExportableNode): Promise<FrameSummary> {
@@ -200,20 +207,23 @@ export class GramstyleMain {
     }
   }
 
-  private async exportPair(request: MessageOf<UiToMainMessage, 'export'>): Promise<ReplyTo<'export'>> {
-    const [content, style] = await Promise.all([
+  private async exportFrames(request: MessageOf<UiToMainMessage, 'export'>): Promise<ReplyTo<'export'>> {
+    const [content, ...styles] = await Promise.all([
       this.findExportable(request.contentId, 'content'),
-      this.findExportable(request.styleId, 'style'),
+      ...request.styleIds.map((id) => this.findExportable(id, 'style')),
     ]);
-    const [contentPng, stylePng] = await Promise.all([exportForJob(content, request.size), exportForJob(style, request.size)]);
-    return { type: 'exported', requestId: request.requestId, content: contentPng, style: stylePng };
+    const [contentPng, ...stylePngs] = await Promise.all([
+      exportForJob(content!, request.size),
+      ...styles.map((style) => exportForJob(style, request.styleSize)),
+    ]);
+    return { type: 'exported', requestId: request.requestId, content: contentPng!, styles: stylePngs };
   }
 
   private async insertResult(request: MessageOf<UiToMainMessage, 'insert'>): Promise<ReplyTo<'insert'>> {
     const content = await this.findExportable(request.contentId, 'content');
-    // The style frame only lends its name: a result is still worth inserting if it was deleted meanwhile.
-    const styleNode = await this.figma.getNodeByIdAsync(request.styleId);
-    const styleName = styleNode && isExportable(styleNode) ? styleNode.name : 'style';
+    // The style frames only lend their names: a result is still worth inserting if one was deleted meanwhile.
+    const styleNodes = await Promise.all(request.styleIds.map((id) => this.figma.getNodeByIdAsync(id)));
+    const styleNames = styleNodes.map((node) => (node && isExportable(node) ? node.name : 'style'));
 
     let image;
     try {
@@ -227,7 +237,7 @@ export class GramstyleMain {
     if (placement.parent.type === 'PAGE') await placement.parent.loadAsync();
     const rectangle = this.figma.createRectangle();
     try {
-      rectangle.name = `${content.name} × ${styleName}`;
+      rectangle.name = `${content.name} × ${styleNames.join(' + ')}`;
       rectangle.resize(placement.width, placement.height);
       rectangle.fills = [{ type: 'IMAGE', imageHash: image.hash, scaleMode: 'FILL' }];
       placement.parent.insertChild(placement.index, rectangle);
@@ -252,7 +262,7 @@ export class GramstyleMain {
   private async findExportable(id: string, role: 'content' | 'style'): Promise<ExportableNode> {
     const node = await this.figma.getNodeByIdAsync(id);
     if (!node || !isExportable(node)) {
-      throw new UserFacingError(`The ${role} frame is no longer in the document. Select two frames again.`);
+      throw new UserFacingError(`The ${role} frame is no longer in the document. Select the frames again.`);
     }
     return node;
   }
@@ -274,16 +284,17 @@ async function exportForJob(node: ExportableNode, longSide: number): Promise<Uin
 
 interface Roles {
   readonly contentId: string;
-  readonly styleId: string;
+  /** In a stable order (by id), whatever order the selection lists them in. */
+  readonly styleIds: readonly string[];
 }
 
-/** The same for both orders of the two layers. */
-function pairKey(roles: Roles): string {
-  return [roles.contentId, roles.styleId].sort().join(' ');
+function rolesWithContent(ids: readonly string[], contentId: string): Roles {
+  return { contentId, styleIds: ids.filter((id) => id !== contentId).sort() };
 }
 
-function idsOf(pair: { content: { id: string }; style: { id: string } }): Roles {
-  return { contentId: pair.content.id, styleId: pair.style.id };
+/** The same for every order of the same layers, whichever is the content. */
+function framesKey(roles: Roles): string {
+  return [roles.contentId, ...roles.styleIds].sort().join(' ');
 }
 
 function pageOf(node: BaseNode): PageNode | null {

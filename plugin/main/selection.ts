@@ -1,6 +1,6 @@
 import type { SceneNode } from '@figma/plugin-typings/plugin-api-standalone.js';
 
-import { EXPORTABLE_NODE_TYPES, type ExportableNodeType } from '../../shared/pluginMessages.js';
+import { EXPORTABLE_NODE_TYPES, type ExportableNodeType, MAX_SELECTED_FRAMES } from '../../shared/pluginMessages.js';
 
 /** A node the plugin can stylize: it exports as one picture and has a box of its own. */
 export type ExportableNode = Extract<SceneNode, { type: ExportableNodeType }>;
@@ -10,7 +10,8 @@ export function isExportable(node: { type: string; removed?: boolean }): node is
 }
 
 export type SelectionReading =
-  | { kind: 'pair'; nodes: readonly [ExportableNode, ExportableNode] }
+  /** Two to MAX_SELECTED_FRAMES nodes: the content and the styles, in some order. */
+  | { kind: 'frames'; nodes: readonly ExportableNode[] }
   | { kind: 'hint'; hint: string };
 
 const ASK = 'Select two frames: the picture to repaint and the style to paint it with.';
@@ -27,26 +28,31 @@ export function readSelection(selection: readonly SceneNode[]): SelectionReading
   const [first, second] = selection as readonly ExportableNode[];
   if (selection.length === 0 || !first) return { kind: 'hint', hint: ASK };
   if (!second) return { kind: 'hint', hint: `“${first.name}” is selected. Shift-click a second frame for the style.` };
-  if (selection.length > 2) {
-    return { kind: 'hint', hint: `${selection.length} layers are selected. Select just two frames: content and style.` };
+  if (selection.length > MAX_SELECTED_FRAMES) {
+    return {
+      kind: 'hint',
+      hint: `${selection.length} layers are selected. Select two to ${MAX_SELECTED_FRAMES} frames: the content and one to ${MAX_SELECTED_FRAMES - 1} styles.`,
+    };
   }
-  const empty = [first, second].find((node) => !(node.width >= 1 && node.height >= 1));
+  const nodes = selection as readonly ExportableNode[];
+  const empty = nodes.find((node) => !(node.width >= 1 && node.height >= 1));
   if (empty) return { kind: 'hint', hint: `“${empty.name}” is empty (smaller than one pixel). Select frames with content.` };
-  return { kind: 'pair', nodes: [first, second] };
+  return { kind: 'frames', nodes };
 }
 
 /**
- * The default roles of two selected nodes, whichever was picked first (Figma documents the selection's order as
- * unspecified): one whose name says "style" is the style, when only one does; otherwise the larger is the content, the
- * picture to repaint (a style sample tends to be a swatch); two the same size are told apart by their ids, which
- * never change. The same two layers get the same roles every time.
+ * The default content among the selected nodes, whatever order they were picked in (Figma documents the selection's
+ * order as unspecified): layers whose names say "style" are styles, unless all do; of the others the largest is the
+ * content, the picture to repaint (a style sample tends to be a swatch); the same size is told apart by the ids,
+ * which never change. The same layers get the same roles every time.
  */
-export function guessRoles<N extends { id: string; name: string; width: number; height: number }>(a: N, b: N): { content: N; style: N } {
+export function guessContent<N extends { id: string; name: string; width: number; height: number }>(nodes: readonly N[]): N {
   const saysStyle = (node: N) => /style/i.test(node.name);
-  if (saysStyle(a) !== saysStyle(b)) return saysStyle(a) ? { content: b, style: a } : { content: a, style: b };
+  const candidates = nodes.every(saysStyle) ? nodes : nodes.filter((node) => !saysStyle(node));
   const area = (node: N) => node.width * node.height;
-  if (area(a) !== area(b)) return area(a) > area(b) ? { content: a, style: b } : { content: b, style: a };
-  return a.id < b.id ? { content: a, style: b } : { content: b, style: a };
+  return candidates.reduce((best, node) =>
+    area(node) > area(best) || (area(node) === area(best) && node.id < best.id) ? node : best,
+  );
 }
 
 function describeType(type: string): string {

@@ -1,5 +1,6 @@
-import type { PanelSettings } from '../../shared/pluginMessages.js';
-import type { Health, JobProgress, JobStatus } from '../../shared/protocol.js';
+import { FIGMA_MAX_IMAGE_SIZE, type PanelSettings } from '../../shared/pluginMessages.js';
+import type { Health, JobKind, JobProgress, JobStatus } from '../../shared/protocol.js';
+import { STRENGTH_ROW_ITERATIONS, STRENGTH_ROW_SIZE, strengthRow } from '../../shared/strengthRow.js';
 import { type MainThreadBridge, MainThreadFailure } from './bridge.js';
 import type { HelperConnection } from './connection.js';
 import { bytesToBase64, messageOf, pngDataUrl } from './format.js';
@@ -22,10 +23,10 @@ const ACTIVE_STAGES: ReadonlySet<RunStage> = new Set(['exporting', 'uploading', 
 
 const JOB_POLL_MS = 400;
 
-/** The two frames of a run. */
+/** The frames of a run: the content, and each style with its weight in the blend. */
 export interface RunFrames {
   readonly contentId: string;
-  readonly styleId: string;
+  readonly styles: ReadonlyArray<{ readonly id: string; readonly weight: number }>;
   readonly contentName: string;
 }
 
@@ -37,16 +38,22 @@ export interface RunPicture {
   readonly height: number;
 }
 
+/** One preview of a strength row: the helper's final one, or the latest while it is being rendered. */
+export interface RowPicture extends RunPicture {
+  readonly strength: number;
+}
+
 export const RESTARTED_MESSAGE = 'The helper restarted, and the job it was running was lost. Press Stylize to run it again.';
 
 /** An error whose message is meant for the user as it is. */
 class RunError extends Error {}
 
 /**
- * One press of Stylize: export through the main thread, the job on the helper (followed with progress and previews),
- * then insertion. It keeps its state in fields and calls `onChange` whenever they change. The helper that takes the
- * job is known by its instanceId: when the job disappears (a 404) or the helper comes back with another instanceId,
- * the helper restarted (a crash, kill -9, a logout) and the job is gone with it.
+ * One job from the panel: export through the main thread, the job on the helper (followed with progress and
+ * previews), then for Stylize the insertion of the result, for a strength row its previews. It keeps its state in
+ * fields and calls `onChange` whenever they change. The helper that takes the job is known by its instanceId: when
+ * the job disappears (a 404) or the helper comes back with another instanceId, the helper restarted (a crash,
+ * kill -9, a logout) and the job is gone with it.
  */
 export class StylizeRun {
   stage: RunStage = 'exporting';
@@ -54,12 +61,15 @@ export class StylizeRun {
   progress: JobProgress | null = null;
   picture: RunPicture | null = null;
   result: Uint8Array | null = null;
+  /** A strength row's pictures, by strength index: the latest preview of each while rendering, then the helper's. */
+  row: Array<RowPicture | null> = [];
   insertedName: string | null = null;
   error: string | null = null;
   private jobId: string | null = null;
   private readonly canceled = new AbortController();
 
   constructor(
+    readonly kind: JobKind,
     readonly frames: RunFrames,
     private readonly settings: PanelSettings,
     private readonly bridge: MainThreadBridge,
@@ -71,27 +81,52 @@ export class StylizeRun {
     return ACTIVE_STAGES.has(this.stage);
   }
 
+  /** A strength row's strengths, lowest first (none for Stylize). */
+  get strengths(): readonly number[] {
+    return this.kind === 'strength-row' ? strengthRow(this.settings.strength) : [];
+  }
+
   async start(): Promise<void> {
     const { client } = this.connection;
     const helperInstance = this.connection.health?.instanceId ?? null;
     this.onChange();
     try {
-      const exported = await this.bridge.request({ type: 'export', contentId: this.frames.contentId, styleId: this.frames.styleId, size: this.settings.size });
+      const { contentId, styles } = this.frames;
+      // A strength row renders small previews: the frames go at its size.
+      const size = this.kind === 'strength-row' ? STRENGTH_ROW_SIZE : this.settings.size;
+      const styleIds = styles.map((style) => style.id);
+      const styleSize = styleExportSize(size, this.settings.styleScale);
+      const exported = await this.bridge.request({ type: 'export', contentId, styleIds, size, styleSize });
       if (this.isCanceled()) return;
+      if (exported.styles.length !== styles.length) {
+        throw new Error(`Figma exported ${exported.styles.length} style frames of the ${styles.length} asked for.`);
+      }
       this.advance('uploading');
-      const jobId = await client.createJob({ content: bytesToBase64(exported.content), style: bytesToBase64(exported.style), options: this.settings });
+      const jobId = await client.createJob({
+        kind: this.kind,
+        content: bytesToBase64(exported.content),
+        styles: exported.styles.map((png, index) => ({ image: bytesToBase64(png), weight: styles[index]!.weight })),
+        options: this.settings,
+      });
       this.jobId = jobId;
       if (this.isCanceled()) {
         void client.cancel(jobId).catch(() => undefined);
         return;
       }
-      const size = await this.follow(jobId, helperInstance);
-      if (!size) return;
+      const resultSize = await this.follow(jobId, helperInstance);
+      if (!resultSize) return;
       this.advance('fetching');
+      if (this.kind === 'strength-row') {
+        const row = await this.fromHelper(helperInstance, () => client.strengthRow(jobId));
+        if (!row || this.isCanceled()) return;
+        this.row = row.previews.map(({ strength, png, width, height }) => ({ strength, url: pngDataUrl(png), iteration: null, width, height }));
+        this.advance('done');
+        return;
+      }
       const result = await this.fromHelper(helperInstance, () => client.result(jobId));
       if (!result || this.isCanceled()) return;
       this.result = result;
-      this.picture = { url: pngDataUrl(result), iteration: null, ...size };
+      this.picture = { url: pngDataUrl(result), iteration: null, ...resultSize };
       await this.insert();
     } catch (error) {
       if (!this.isCanceled()) this.fail(error);
@@ -120,7 +155,8 @@ export class StylizeRun {
   private async insert(): Promise<void> {
     if (!this.result) return;
     this.advance('inserting');
-    const reply = await this.bridge.request({ type: 'insert', contentId: this.frames.contentId, styleId: this.frames.styleId, png: this.result });
+    const styleIds = this.frames.styles.map((style) => style.id);
+    const reply = await this.bridge.request({ type: 'insert', contentId: this.frames.contentId, styleIds, png: this.result });
     this.insertedName = reply.name;
     this.advance('done');
   }
@@ -137,6 +173,7 @@ export class StylizeRun {
       if (status.preview && status.preview.iteration !== this.picture?.iteration) {
         const { png, iteration, width, height } = status.preview;
         this.picture = { url: pngDataUrl(png), iteration, width, height };
+        if (this.kind === 'strength-row') this.showInRow(this.picture);
       }
       switch (status.status) {
         case 'queued':
@@ -154,6 +191,13 @@ export class StylizeRun {
       }
       await new Promise((resolve) => setTimeout(resolve, JOB_POLL_MS));
     }
+  }
+
+  /** A strength row's preview goes to the strength being rendered: the row's iterations run one strength after another. */
+  private showInRow(picture: RunPicture): void {
+    const index = Math.floor((picture.iteration! - 1) / STRENGTH_ROW_ITERATIONS);
+    const strength = this.strengths[index];
+    if (strength !== undefined) this.row[index] = { ...picture, strength };
   }
 
   /**
@@ -211,6 +255,14 @@ export class StylizeRun {
   private isCanceled(): boolean {
     return this.canceled.signal.aborted;
   }
+}
+
+/**
+ * The long side to export a style frame at: the brush size times the output's, so that the helper need not enlarge
+ * it (an enlarged export would lose the frame's own detail), within Figma's limits.
+ */
+export function styleExportSize(size: number, styleScale: number): number {
+  return Math.min(FIGMA_MAX_IMAGE_SIZE, Math.max(1, Math.round(size * styleScale)));
 }
 
 /** `promise`'s value, or null as soon as `signal` aborts. */

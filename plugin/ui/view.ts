@@ -1,7 +1,6 @@
-import type { FrameSummary, SelectionState } from '../../shared/pluginMessages.js';
 import type { Connection } from './connection.js';
 import { describeConnection, NETWORK_HELP, PAIR_COMMAND, type ServerShown, START_COMMAND, START_NOTE, TEAM_TOKEN_HELP } from './serverText.js';
-import { formatDimensions, formatEta, pngDataUrl } from './format.js';
+import { formatDimensions, formatEta } from './format.js';
 import type { StylizeRun } from './run.js';
 
 /** The panel's DOM: it finds the elements once and writes state into them; it decides nothing. */
@@ -54,20 +53,6 @@ export class PanelView {
     else el.pairingHelp.replaceChildren('Run ', code(this.doc, PAIR_COMMAND), ' in a terminal and paste the token it prints.');
   }
 
-  renderFrames(selection: SelectionState | null): void {
-    const { el } = this;
-    const ready = selection?.state === 'ready';
-    el.framePair.hidden = !ready;
-    el.selectionHint.hidden = ready;
-    if (!selection) return;
-    if (selection.state === 'hint') {
-      el.selectionHint.textContent = selection.hint;
-      return;
-    }
-    fillFrameCard(el.contentCard, selection.content);
-    fillFrameCard(el.styleCard, selection.style);
-  }
-
   /** The run's part: buttons, progress, status line, error and picture. `blocker` says why Stylize is disabled. */
   renderRun(run: StylizeRun | null, blocker: string | null, plannedIterations: number): void {
     const { el } = this;
@@ -98,6 +83,51 @@ export class PanelView {
     }
   }
 
+  /**
+   * The strength row under the slider: a button per strength with its preview (the latest while it renders), the
+   * one at the current strength pressed; and a line saying where the row is. `blocker` says why it cannot start.
+   */
+  renderStrengthRow(row: StylizeRun | null, strength: number, blocker: string | null): void {
+    const { el } = this;
+    const running = row?.active ?? false;
+    el.previewStrengths.textContent = running ? 'Stop previews' : 'Preview strengths';
+    el.previewStrengths.disabled = !running && blocker !== null;
+    el.previewStrengths.title = running ? '' : (blocker ?? 'Render this job small at four strengths around the current one');
+    el.strengthRow.hidden = !row || row.stage === 'canceled' || (row.stage === 'failed' && row.row.every((picture) => !picture));
+    el.strengthRowStatus.textContent = row ? rowStatusText(row) : '';
+    if (!row) {
+      el.strengthRow.replaceChildren();
+      return;
+    }
+    const slots = [...el.strengthRow.querySelectorAll<HTMLButtonElement>('button')];
+    if (slots.map((slot) => slot.dataset.strength).join() !== row.strengths.join()) {
+      el.strengthRow.replaceChildren(...row.strengths.map((value) => this.strengthSlot(value)));
+    }
+    for (const [index, slot] of el.strengthRow.querySelectorAll<HTMLButtonElement>('button').entries()) {
+      const picture = row.row[index];
+      const image = slot.querySelector('img')!;
+      if (picture && image.getAttribute('src') !== picture.url) image.src = picture.url;
+      slot.disabled = row.stage !== 'done';
+      slot.setAttribute('aria-pressed', String(Number(slot.dataset.strength) === strength));
+    }
+  }
+
+  private strengthSlot(strength: number): HTMLElement {
+    const item = this.doc.createElement('li');
+    const button = this.doc.createElement('button');
+    button.type = 'button';
+    button.className = 'strength-slot';
+    button.dataset.strength = String(strength);
+    button.setAttribute('aria-label', `Strength ${strength}`);
+    const image = this.doc.createElement('img');
+    image.alt = '';
+    const label = this.doc.createElement('span');
+    label.textContent = String(strength);
+    button.append(image, label);
+    item.append(button);
+    return item;
+  }
+
   private renderProgress(run: StylizeRun, plannedIterations: number): void {
     const { el } = this;
     const total = run.progress?.total ?? plannedIterations;
@@ -111,6 +141,21 @@ export class PanelView {
           ? 'Next in line…'
           : `Waiting: ${run.queuePosition - 1} job${run.queuePosition === 2 ? '' : 's'} ahead`
         : `Iteration ${iteration} of ${total}${run.stage === 'running' ? ` · ${formatEta(run.progress?.etaMs ?? null)}` : ''}`;
+  }
+}
+
+function rowStatusText(row: StylizeRun): string {
+  switch (row.stage) {
+    case 'running': {
+      const { iteration, total, etaMs } = row.progress ?? { iteration: 0, total: 1, etaMs: null };
+      return `Previewing… ${Math.round((100 * iteration) / total)} % · ${formatEta(etaMs)}`;
+    }
+    case 'done':
+      return 'Click a preview to take its strength.';
+    case 'failed':
+      return row.error ?? '';
+    default:
+      return stageText(row);
   }
 }
 
@@ -137,23 +182,6 @@ function stageText(run: StylizeRun): string {
     case 'failed':
       return '';
   }
-}
-
-function fillFrameCard(card: HTMLElement, frame: FrameSummary): void {
-  const thumb = card.querySelector('img');
-  if (thumb) {
-    if (frame.thumbnail) thumb.src = pngDataUrl(frame.thumbnail);
-    else thumb.removeAttribute('src');
-    thumb.alt = '';
-  }
-  setText(card, '.frame-name', frame.name);
-  setText(card, '.frame-size', formatDimensions(frame.width, frame.height));
-  card.title = frame.name;
-}
-
-function setText(parent: HTMLElement, selector: string, text: string): void {
-  const element = parent.querySelector(selector);
-  if (element) element.textContent = text;
 }
 
 function code(doc: Document, text: string): HTMLElement {
@@ -192,12 +220,17 @@ function findElements(doc: Document) {
     pair: byId('pair', HTMLButtonElement),
     pairingHelp: byId('pairing-help', HTMLElement),
     selectionHint: byId('selection-hint', HTMLElement),
-    framePair: byId('frame-pair', HTMLElement),
+    selectedFrames: byId('selected-frames', HTMLElement),
     contentCard: byId('content-card', HTMLElement),
-    styleCard: byId('style-card', HTMLElement),
-    swap: byId('swap', HTMLButtonElement),
+    styleCardTemplate: byId('style-card-template', HTMLTemplateElement),
     strength: byId('strength', HTMLInputElement),
     strengthValue: byId('strength-value', HTMLOutputElement),
+    previewStrengths: byId('preview-strengths', HTMLButtonElement),
+    strengthRowStatus: byId('strength-row-status', HTMLElement),
+    strengthRow: byId('strength-row', HTMLElement),
+    preserveColors: byId('preserve-colors', HTMLSelectElement),
+    styleScale: byId('style-scale', HTMLInputElement),
+    styleScaleValue: byId('style-scale-value', HTMLOutputElement),
     sizePreset: byId('size-preset', HTMLSelectElement),
     sizeCustom: byId('size-custom', HTMLInputElement),
     sizeProblem: byId('size-problem', HTMLElement),

@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll } from 'vitest';
 
 import { SETTINGS_KEY, TOKEN_KEY, TOKEN_SERVER_KEY } from '../../plugin/main/gramstyleMain.js';
+import type { BackendChoice } from '../../helper/engine/index.js';
 import { renderSampleFrames } from '../../helper/samples/frames.js';
 import { type RunningHelper, startHelperServer } from '../../helper/server/index.js';
 import { bearer, healthSchema } from '../../shared/protocol.js';
@@ -21,13 +22,13 @@ function readBuiltPanel(): Promise<string> {
   return readFile(join(projectRoot, 'dist', 'plugin', 'ui.html'), 'utf8');
 }
 
-/** A helper in this process with the real weights on wasm, logging each request it answers into `log`. */
-async function startPanelHelper(log: string[]): Promise<RunningHelper> {
+/** A helper in this process with the real weights (on wasm unless told), logging each request it answers into `log`. */
+async function startPanelHelper(log: string[], backend: BackendChoice): Promise<RunningHelper> {
   const helper = await startHelperServer({
     host: '127.0.0.1',
     port: 0,
     token: PANEL_TOKEN,
-    backend: 'wasm',
+    backend,
     weights: realWeightsPath(),
     previewIntervalMs: 0, // a preview every iteration, so that a short job still shows some
     log: (line) => log.push(line),
@@ -40,14 +41,14 @@ async function startPanelHelper(log: string[]): Promise<RunningHelper> {
  * A panel test file's hooks: the built panel and a helper before all its tests, each test's harness closed after it,
  * the helper at the end. `open` shows the panel in the harness, talking to that helper unless told another port.
  */
-export function panelSuite() {
+export function panelSuite(options: { backend?: BackendChoice } = {}) {
   const log: string[] = [];
   let helper: RunningHelper | null = null;
   let uiHtml = '';
   let harness: PluginHarness | null = null;
   beforeAll(async () => {
     uiHtml = await readBuiltPanel();
-    helper = await startPanelHelper(log);
+    helper = await startPanelHelper(log, options.backend ?? 'wasm');
   });
   afterEach(async () => {
     await harness?.close();
@@ -71,8 +72,8 @@ export function panelSuite() {
       harness = await openPluginHarness({ uiHtml, ...options, helperPort });
       return harness;
     },
-    /** The designer's file in the panel, once it is connected to the helper and shows the two frames. */
-    async openConnected(stored: { size: number; iterations: number }) {
+    /** The designer's file in the panel, once it is connected to the helper and shows the selected frames. */
+    async openConnected(stored: { size: number; iterations: number; secondStyle?: boolean }) {
       const file = await designerFile(stored);
       const opened = await this.open({ figma: file.figma });
       await waitForText(opened, '#helper-title', /^Helper connected$/);
@@ -82,23 +83,27 @@ export function panelSuite() {
   };
 }
 
-let sampleFrames: Promise<{ content: string; style: string }> | null = null;
+let sampleFrames: Promise<{ content: string; style: string; mosaic: string }> | null = null;
 
 /**
- * A document with a landscape and a brush-stroke pattern selected (the project's own sample frames: the README shows
- * these screenshots, and ../shared's pictures may not be committed), and the panel's stored settings and token.
+ * A document with a landscape and a brush-stroke pattern selected, and with `secondStyle` a mosaic too (the project's
+ * own sample frames: the README shows these screenshots, and ../shared's pictures may not be committed), and the
+ * panel's stored settings and token.
  */
-export async function designerFile(stored: { size: number; iterations: number; token?: string | null }) {
+export async function designerFile(stored: { size: number; iterations: number; token?: string | null; secondStyle?: boolean }) {
   sampleFrames ??= mkdir(screenshotDir, { recursive: true }).then(() => renderSampleFrames(join(screenshotDir, 'frames')));
   const pictures = await sampleFrames;
   const figma = new FakeFigma();
   const page = figma.frame('Moodboard', { x: 0, y: 0, width: 2000, height: 1200 });
   const content = figma.frame('Landscape', { x: 80, y: 120, width: 320, height: 240 }, { image: pictures.content }, { parent: page });
   const style = figma.frame('Brush strokes', { x: 80, y: 500, width: 240, height: 240 }, { image: pictures.style }, { parent: page });
+  const mosaic = stored.secondStyle
+    ? figma.frame('Mosaic', { x: 400, y: 500, width: 200, height: 200 }, { image: pictures.mosaic }, { parent: page })
+    : null;
   await figma.clientStorage.setAsync(SETTINGS_KEY, { strength: 50, size: stored.size, iterations: stored.iterations });
   if (stored.token !== null) await figma.clientStorage.setAsync(TOKEN_KEY, stored.token ?? PANEL_TOKEN);
-  figma.currentPage.selection = [content, style];
-  return { figma, page, content, style };
+  figma.currentPage.selection = mosaic ? [content, style, mosaic] : [content, style];
+  return { figma, page, content, style, mosaic };
 }
 
 export async function textOf(harness: PluginHarness, selector: string): Promise<string> {

@@ -99,9 +99,9 @@ function assertFitsWasmHeap(job: JobFootprint): void {
   const styleBytes = style.width * style.height * STYLE_FORWARD_BYTES_PER_PIXEL;
   if (styleBytes > WASM_TENSOR_BUDGET_BYTES) {
     throw new Error(
-      `the style image, scaled like the content to ${style.width}×${style.height}, needs about ${gibibytes(styleBytes)} GiB, ` +
-        "more than the wasm backend's 4 GiB heap holds: use a smaller size, or a style image closer to the " +
-        "content's proportions",
+      `the style image, scaled to ${style.width}×${style.height}, needs about ${gibibytes(styleBytes)} GiB, ` +
+        "more than the wasm backend's 4 GiB heap holds: use a smaller size or brush size, or a style image closer " +
+        "to the content's proportions",
     );
   }
 }
