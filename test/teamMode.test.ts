@@ -9,19 +9,17 @@ import { describe, expect, it } from 'vitest';
 
 import { outputSize } from '../helper/imageio/index.js';
 import { healthSchema, type JobStatus } from '../shared/protocol.js';
-import { TOKEN_KEY, TOKEN_SERVER_KEY } from '../plugin/main/gramstyleMain.js';
-import { TEAM_TOKEN_HELP } from '../plugin/ui/serverText.js';
-import type { FigmaManifest } from './support/figmaManifest.js';
 import { expectError, rawRequest } from './support/helperClient.js';
-import { designerFile, screenshotDir, textOf, unexpectedConsoleErrors, waitForText } from './support/panelTesting.js';
-import { openPluginHarness } from './support/pluginHarness.js';
 import { teamCluster } from './support/teamCluster.js';
+import { describeCreativeJobs } from './team/creativeJobs.js';
+import { describeTeamPlugin } from './team/teamPlugin.js';
 import { jobsTakenBy, startGatewayProcess } from './support/teamProcesses.js';
 
 /**
  * Team mode with real parts, all started here (test/support/teamCluster.ts): Debian's redis-server, the real
  * `gramstyle gateway`, and two `gramstyle worker` processes running the real engine with the real VGG-19 weights, at
- * 64 px. The file shares them across its tests (the kill -9 test comes last: it leaves one worker).
+ * 64 px. The file shares them across its tests, with those of test/team/ (the kill -9 test comes last: it leaves one
+ * worker).
  */
 
 const QUOTA = 4;
@@ -29,6 +27,10 @@ const PUBLIC_NAME = 'style.example.test';
 
 const team = teamCluster(['--max-waiting', String(QUOTA), '--public-name', PUBLIC_NAME]);
 const { as, job, workerOf, waitUntilRunning, addUser, tokens } = team;
+
+// Before the tests below: the last of them leaves one worker.
+describeCreativeJobs(team);
+describeTeamPlugin(team);
 
 describe('team mode: a gateway, two workers and Redis', () => {
   it('says it is a gateway with two workers, and whose token it is', async () => {
@@ -237,44 +239,6 @@ describe('team mode: a gateway, two workers and Redis', () => {
       expect(healthSchema.parse(JSON.parse(body))).toMatchObject({ role: 'gateway', status: 'ready' });
     } finally {
       await tls.process.stop();
-      await rm(dir, { recursive: true, force: true });
-    }
-  });
-
-  it('the team plugin’s panel, in Chromium: shows its server, signs in with a personal token kept with it, and stylizes', async () => {
-    const dir = await mkdtemp(join(tmpdir(), 'gramstyle-team-plugin-'));
-    const server = `http://localhost:${team.gateway.port}`;
-    const built = await team.cli.run(['plugin', 'build', '--server', server, '-o', dir]);
-    expect(built.code, built.stderr).toBe(0);
-    const manifest = JSON.parse(await readFile(join(dir, 'manifest.json'), 'utf8')) as FigmaManifest;
-    const { figma } = await designerFile({ size: 64, iterations: 6, token: null });
-    const uiHtml = await readFile(join(dir, 'ui.html'), 'utf8');
-    const harness = await openPluginHarness({ uiHtml, figma, helperPort: team.gateway.port, manifest });
-    const { panel } = harness;
-    try {
-      await waitForText(harness, '#helper-title', /^Sign in to the team server$/);
-      expect(await textOf(harness, '#helper-server')).toBe(`Team server · localhost:${team.gateway.port}`);
-      expect(await textOf(harness, '#token-label')).toBe('Personal token');
-      expect(await textOf(harness, '#pairing-help')).toBe(TEAM_TOKEN_HELP);
-      expect(await textOf(harness, '#run-status')).toBe('Stylize needs your personal token.');
-
-      await panel.fill('#token', tokens.alice!);
-      await panel.press('#token', 'Enter');
-      await waitForText(harness, '#helper-title', /^Connected to the team server$/);
-      expect(await textOf(harness, '#helper-detail')).toBe('alice · 2 workers');
-      await expect.poll(() => [figma.storage.get(TOKEN_SERVER_KEY), figma.storage.get(TOKEN_KEY)]).toEqual([server, tokens.alice]);
-      await harness.screenshot(join(screenshotDir, 'plugin-team-light.png'));
-
-      const aliceJobsBefore = team.workers.flatMap((worker) => worker.log().match(/took job \S+ of alice/g) ?? []).length;
-      await panel.click('#stylize');
-      await waitForText(harness, '#run-status', /^Inserted “Landscape × Brush strokes” beside Landscape\.$/, 120_000);
-      const [image] = [...figma.images.values()];
-      expect(await sharp(image!.bytes).metadata()).toMatchObject({ format: 'png', width: 64, height: 48 });
-      // A worker ran it, as alice's.
-      expect(team.workers.flatMap((worker) => worker.log().match(/took job \S+ of alice/g) ?? [])).toHaveLength(aliceJobsBefore + 1);
-      expect(unexpectedConsoleErrors(harness)).toEqual([]);
-    } finally {
-      await harness.close();
       await rm(dir, { recursive: true, force: true });
     }
   });

@@ -13,8 +13,8 @@ import { jobsTakenBy, type LoggedProcess, startGatewayProcess, startWorkerProces
 /**
  * A team for a test file, all real and started here: Debian's redis-server on a free port (nothing saved), the real
  * `gramstyle gateway`, and two `gramstyle worker` processes running the real engine with the real VGG-19 weights;
- * users alice, bob and carol; small pictures from ../shared as base64 PNG. Started before the file's tests, stopped
- * after them.
+ * users alice, bob and carol; small pictures from ../shared as base64 PNG (a content, a wide one, two styles).
+ * Started before the file's tests, stopped after them.
  */
 export function teamCluster(gatewayArgs: readonly string[]) {
   const state = {
@@ -24,7 +24,7 @@ export function teamCluster(gatewayArgs: readonly string[]) {
     gateway: null as { process: LoggedProcess; url: string; port: number } | null,
     workers: [] as LoggedProcess[],
     tokens: {} as Record<string, string>,
-    images: null as { content: string; wide: string; style: string } | null,
+    images: null as { content: string; wide: string; style: string; secondStyle: string } | null,
   };
   const need = <T>(value: T | null, what: string): T => {
     if (value === null) throw new Error(`the team's ${what} has not started`);
@@ -84,9 +84,11 @@ export function teamCluster(gatewayArgs: readonly string[]) {
     state.home = await mkdtemp(join(tmpdir(), 'gramstyle-team-'));
     state.cli = new GramstyleCli(state.home);
     [state.images, state.gateway] = await Promise.all([
-      Promise.all([sharedPng('golden_gate.jpg', 96), sharedPng('hoovertowernight.jpg', 120), sharedPng('starry_night.jpg', 96)]).then(
-        ([content, wide, style]) => ({ content, wide, style }),
-      ),
+      Promise.all(
+        [['golden_gate.jpg', 96], ['hoovertowernight.jpg', 120], ['starry_night.jpg', 96], ['the_scream.jpg', 96]].map(([name, width]) =>
+          sharedPng(name as string, width as number),
+        ),
+      ).then(([content, wide, style, secondStyle]) => ({ content: content!, wide: wide!, style: style!, secondStyle: secondStyle! })),
       startGatewayProcess(state.cli, state.redis.url, gatewayArgs),
     ]);
     for (const user of ['alice', 'bob', 'carol']) await cluster.addUser(user);
@@ -102,6 +104,8 @@ export function teamCluster(gatewayArgs: readonly string[]) {
 
   return cluster;
 }
+
+export type TeamCluster = ReturnType<typeof teamCluster>;
 
 /** A shared picture as a small base64 PNG (the gateway brings it to the job's size). */
 async function sharedPng(name: string, width: number): Promise<string> {
