@@ -1,3 +1,4 @@
+import { strengthRowResultSchema, type StrengthRowResult } from '../../shared/protocol.js';
 import type { RgbImage } from '../engine/rgbImage.js';
 import { encodePng } from '../imageio/index.js';
 import type { EngineJobResult } from './workerMessages.js';
@@ -29,4 +30,10 @@ export async function encodeResult(result: EngineJobResult): Promise<JobResult> 
 export function resultSize(result: JobResult): { width: number; height: number } {
   const { width, height } = result.kind === 'stylize' ? result : result.previews[0]!;
   return { width, height };
+}
+
+/** A strength row's previews as the API answers them (GET /v1/jobs/:id/result): base64 PNGs, lowest strength first. */
+export function strengthRowAnswer(result: Extract<JobResult, { kind: 'strength-row' }>): StrengthRowResult {
+  const previews = result.previews.map(({ png, ...preview }) => ({ ...preview, png: png.toString('base64') }));
+  return strengthRowResultSchema.parse({ previews });
 }

@@ -9,17 +9,16 @@ import {
   jobStatusQuerySchema,
   jobStatusSchema,
   type CreateBatchResponse,
-  strengthRowResultSchema,
   type CreateJobResponse,
   type Health,
   type PairingResponse,
   type JobKind,
-  type StrengthRowResult,
   type WeightedStyle,
 } from '../../shared/protocol.js';
 import { strengthRow, strengthRowOptions } from '../../shared/strengthRow.js';
 import { describeIssues, MAX_SIZE, type StylizeOptions } from '../../shared/stylizeOptions.js';
 import { QueueFullError, type JobInput, type JobQueue } from '../jobs/jobQueue.js';
+import { strengthRowAnswer } from '../jobs/jobResult.js';
 import type { EngineJobKind } from '../jobs/workerMessages.js';
 import { ImageInputError, prepareStylizeImages } from '../imageio/index.js';
 import { type Authenticator, presentedUser } from './authentication.js';
@@ -147,9 +146,7 @@ export function createApp(context: AppContext): express.Express {
       response.type('png').send(result.png);
       return;
     }
-    const previews = result.previews.map(({ png, ...preview }) => ({ ...preview, png: png.toString('base64') }));
-    const answer: StrengthRowResult = { previews };
-    response.json(strengthRowResultSchema.parse(answer));
+    response.json(strengthRowAnswer(result));
   });
 
   api.delete('/jobs/:id', async (request, response) => {

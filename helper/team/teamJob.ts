@@ -5,7 +5,7 @@ import { decodeImage, encodePng } from '../imageio/index.js';
 import { styleImageLabel } from '../engine/styleTargets.js';
 import type { RgbImage } from '../engine/rgbImage.js';
 import type { JobInput } from '../jobs/jobQueue.js';
-import type { JobResult } from '../jobs/jobResult.js';
+import { type JobResult, resultSize, strengthRowAnswer } from '../jobs/jobResult.js';
 import type { Blob, BlobStore } from './blobStore.js';
 import { jobBlobs } from './teamKeys.js';
 
@@ -79,9 +79,7 @@ export function inputBlobNames(data: Pick<TeamJobData, 'content' | 'styles'>): s
  */
 export function resultBlob(result: JobResult): Blob {
   if (result.kind === 'stylize') return { bytes: result.png, meta: { width: result.width, height: result.height } };
-  const previews = result.previews.map(({ png, ...preview }) => ({ ...preview, png: png.toString('base64') }));
-  const { width, height } = result.previews[0]!;
-  return { bytes: Buffer.from(JSON.stringify(strengthRowResultSchema.parse({ previews }))), meta: { width, height } };
+  return { bytes: Buffer.from(JSON.stringify(strengthRowAnswer(result))), meta: resultSize(result) };
 }
 
 /** The result a worker stored (resultBlob), back as the queue gives it. */
