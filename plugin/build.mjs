@@ -2,7 +2,10 @@
 // plugin/ui → dist/plugin/ui.html, one self-contained file with the script and CSS inline, as Figma loads only
 // that file into the iframe. manifest.json points at both.
 //
-//   node plugin/build.mjs [--watch] [--outdir DIR]
+//   node plugin/build.mjs [--watch] [--outdir DIR] [--server URL]
+//
+// --server bakes in the server the plugin talks to (a team's gateway) instead of the local helper; `gramstyle plugin
+// build` uses it and writes the manifest that allows that server.
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -14,7 +17,11 @@ const projectRoot = resolve(pluginDir, '..');
 const templatePath = join(pluginDir, 'ui', 'index.html');
 
 const { values } = parseArgs({
-  options: { watch: { type: 'boolean', default: false }, outdir: { type: 'string', default: join(projectRoot, 'dist', 'plugin') } },
+  options: {
+    watch: { type: 'boolean', default: false },
+    outdir: { type: 'string', default: join(projectRoot, 'dist', 'plugin') },
+    server: { type: 'string' },
+  },
 });
 const outdir = resolve(values.outdir);
 const watch = values.watch;
@@ -49,6 +56,8 @@ const mainOptions = {
   mainFields: ['module', 'main'],
   logLevel: 'info',
   legalComments: 'none',
+  // plugin/main/index.ts reads it: null means the local helper.
+  define: { __GRAMSTYLE_SERVER__: JSON.stringify(values.server ?? null) },
   plugins: [englishZodOnly],
 };
 

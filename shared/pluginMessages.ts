@@ -83,8 +83,8 @@ export const uiToMainMessageSchema = z.discriminatedUnion('type', [
   /** Make this selected frame the content (the others become the styles). */
   z.object({ type: z.literal('set-content'), frameId: nodeIdSchema }),
   z.object({ type: z.literal('save-settings'), settings: panelSettingsSchema }),
-  /** null forgets the token. */
-  z.object({ type: z.literal('save-token'), token: pairingTokenSchema.nullable() }),
+  /** A token the server at `helperUrl` took (kept with that server's URL, so that no other server ever gets it); null forgets it. */
+  z.object({ type: z.literal('save-token'), helperUrl: z.url(), token: pairingTokenSchema.nullable() }),
   /**
    * Export the frames as PNG: the content with the long side `size`, each style with `styleSize` (the brush size
    * times the output's, so that the helper need not enlarge it); answered by `exported` or `failed`.
@@ -114,9 +114,10 @@ export type UiToMainMessage = z.infer<typeof uiToMainMessageSchema>;
 export const mainToUiMessageSchema = z.discriminatedUnion('type', [
   z.object({
     type: z.literal('init'),
-    /** Where the helper listens, e.g. http://localhost:7415. */
+    /** The server the panel talks to: the local helper (http://localhost:7415) or the team server this build names. */
     helperUrl: z.url(),
     settings: panelSettingsSchema,
+    /** The token saved for that server; null when none was, or it was saved for another server. */
     token: pairingTokenSchema.nullable(),
   }),
   z.object({ type: z.literal('selection'), selection: selectionSchema }),

@@ -8,6 +8,8 @@ import { stylizeProgressSchema, type StylizeProgress } from './stylizeProgress.j
  * schemas) and the plugin (which validates answers). Types are inferred from the schemas, never written twice.
  */
 export const DEFAULT_HELPER_PORT = 7415;
+/** Where `gramstyle gateway` listens unless told otherwise: beside a local helper on the same machine. */
+export const DEFAULT_GATEWAY_PORT = 7416;
 export const API_PREFIX = '/v1';
 
 export const errorCodeSchema = z.enum([
@@ -50,6 +52,11 @@ export const healthSchema = z.object({
   version: z.string(),
   apiVersion: z.literal(1),
   /**
+   * helper: `gramstyle serve`, one machine's engine for its own user; gateway: `gramstyle gateway`, a team's server
+   * whose jobs run on worker hosts, each user with a personal token.
+   */
+  role: z.enum(['helper', 'gateway']),
+  /**
    * New every time the helper process starts. A client that sees it change while it had a job knows the job was lost
    * with the helper that ran it (a crash, kill -9, a logout) and can say so.
    */
@@ -71,6 +78,10 @@ export const healthSchema = z.object({
       queueLength: z.number().int().min(0),
       busy: z.boolean(),
       engineMemory: engineMemorySchema.nullable(),
+      /** The user the token belongs to on a gateway; null on a helper (its one token is its user's). */
+      user: z.string().nullable(),
+      /** Workers taking a gateway's jobs; null on a helper (it runs its jobs itself). */
+      workers: z.number().int().min(0).nullable(),
     })
     .nullable(),
 });
@@ -99,38 +110,71 @@ export type JobKind = z.infer<typeof jobKindSchema>;
 
 /** One of several style images and its weight in the blend (equal weights when omitted). */
 export const weightedStyleSchema = z.object({ image: base64ImageSchema, weight: styleWeightSchema.default(1) }).strict();
+export type WeightedStyle = z.output<typeof weightedStyleSchema>;
 
 /**
- * A job: the content and either `style` (one image) or `styles` (1–MAX_STYLES images with weights, whose Gram
- * matrices are blended). Parsed, the style images are always `styles`.
+ * What every job of a request shares: either `style` (one image) or `styles` (1–MAX_STYLES images with weights, whose
+ * Gram matrices are blended), and the options. Parsed, the style images are always `styles` (see oneStyleForm).
  */
+const jobSettingsShape = {
+  style: base64ImageSchema.optional(),
+  styles: z
+    .array(weightedStyleSchema)
+    .min(1)
+    .max(MAX_STYLES)
+    .refine((styles) => styles.some((style) => style.weight > 0), NO_POSITIVE_STYLE_WEIGHT)
+    .optional(),
+  options: stylizeOptionsSchema.prefault({}),
+};
+
+interface StyleForms {
+  readonly style?: string | undefined;
+  readonly styles?: WeightedStyle[] | undefined;
+}
+
+/** A request names its style images one way: style or styles, not both, not neither. */
+function requireOneStyleForm(request: StyleForms, context: z.RefinementCtx): void {
+  if (request.style !== undefined && request.styles !== undefined) {
+    context.addIssue({ code: 'custom', path: ['styles'], message: 'give either style (one image) or styles, not both' });
+  } else if (request.style === undefined && request.styles === undefined) {
+    context.addIssue({
+      code: 'custom',
+      path: ['style'],
+      message: `missing: give style (one image) or styles (1–${MAX_STYLES} images with weights)`,
+    });
+  }
+}
+
+/** The style images as `styles`, however the request named them. */
+function oneStyleForm<T extends StyleForms>({ style, styles, ...request }: T): Omit<T, 'style' | 'styles'> & { styles: WeightedStyle[] } {
+  return { ...request, styles: styles ?? [{ image: style!, weight: 1 }] };
+}
+
+/** A job: its kind, the content, and the job settings. */
 export const createJobRequestSchema = z
-  .object({
-    kind: jobKindSchema.default('stylize'),
-    content: base64ImageSchema,
-    style: base64ImageSchema.optional(),
-    styles: z
-      .array(weightedStyleSchema)
-      .min(1)
-      .max(MAX_STYLES)
-      .refine((styles) => styles.some((style) => style.weight > 0), NO_POSITIVE_STYLE_WEIGHT)
-      .optional(),
-    options: stylizeOptionsSchema.prefault({}),
-  })
+  .object({ kind: jobKindSchema.default('stylize'), content: base64ImageSchema, ...jobSettingsShape })
   .strict()
-  .superRefine((request, context) => {
-    if (request.style !== undefined && request.styles !== undefined) {
-      context.addIssue({ code: 'custom', path: ['styles'], message: 'give either style (one image) or styles, not both' });
-    } else if (request.style === undefined && request.styles === undefined) {
-      context.addIssue({
-        code: 'custom',
-        path: ['style'],
-        message: `missing: give style (one image) or styles (1–${MAX_STYLES} images with weights)`,
-      });
-    }
-  })
-  .transform(({ style, styles, ...job }) => ({ ...job, styles: styles ?? [{ image: style!, weight: 1 }] }));
+  .superRefine(requireOneStyleForm)
+  .transform(oneStyleForm);
 export type CreateJobRequest = z.input<typeof createJobRequestSchema>;
+
+/** The most content images one batch may carry. */
+export const MAX_BATCH_JOBS = 64;
+
+/**
+ * POST /v1/batches: many content images against the same style images, one stylize job each, in one request (answered with the jobs'
+ * ids in the order of `contents`). Accepted or refused whole: a batch over the queue's bound or the user's quota is a
+ * 429 and queues nothing.
+ */
+export const createBatchRequestSchema = z
+  .object({ contents: z.array(base64ImageSchema).min(1).max(MAX_BATCH_JOBS), ...jobSettingsShape })
+  .strict()
+  .superRefine(requireOneStyleForm)
+  .transform(oneStyleForm);
+export type CreateBatchRequest = z.input<typeof createBatchRequestSchema>;
+
+export const createBatchResponseSchema = z.object({ jobs: z.array(z.string()).min(1) });
+export type CreateBatchResponse = z.infer<typeof createBatchResponseSchema>;
 
 /** GET /v1/pairing: answers 200 with this for a good token, 401 otherwise; starts nothing. */
 export const pairingResponseSchema = z.object({ paired: z.literal(true) });
@@ -180,6 +224,11 @@ export const jobStatusSchema = z.object({
   /** Set once done: the result's size, of each preview for a strength row (fetch it from /v1/jobs/:id/result). */
   result: z.object({ width: z.number().int().positive(), height: z.number().int().positive() }).nullable(),
   error: z.object({ code: errorCodeSchema, message: z.string() }).nullable(),
+  /**
+   * How many times the job started over because the host running it stopped (a gateway's worker that died: the job
+   * went back to the queue and another worker took it). Always 0 on a helper, where such a job is lost.
+   */
+  restarts: z.number().int().min(0),
 });
 export type JobStatus = z.infer<typeof jobStatusSchema>;
 

@@ -170,7 +170,7 @@ describe('gramstyle stylize: wrong input fails fast and says why', () => {
     await expectFailure(['stylize', contentPath, stylePath, '-o', 'x.png', '--colour', 'red'], 2, [
       "unknown option '--colour'",
     ]);
-    await expectFailure(['paint'], 2, ['unknown command "paint" (choose stylize, doctor, demo, serve, pair or service, or help)']);
+    await expectFailure(['paint'], 2, ['unknown command "paint" (choose stylize, doctor, demo, serve, pair, service, gateway, worker, users, batch or plugin, or help)']);
   });
 });
 

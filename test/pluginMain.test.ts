@@ -5,7 +5,7 @@ import { createContext, runInContext } from 'node:vm';
 import sharp from 'sharp';
 import { describe, expect, it, vi } from 'vitest';
 
-import { GramstyleMain, PANEL_SIZE, SETTINGS_KEY, TOKEN_KEY } from '../plugin/main/gramstyleMain.js';
+import { GramstyleMain, PANEL_SIZE, SETTINGS_KEY, TOKEN_KEY, TOKEN_SERVER_KEY } from '../plugin/main/gramstyleMain.js';
 import { longSideConstraint, PLACEMENT_GAP, placeBeside } from '../plugin/main/geometry.js';
 import { guessContent } from '../plugin/main/selection.js';
 import {
@@ -563,14 +563,40 @@ describe('GramstyleMain: settings and token in clientStorage', () => {
     await first.send({ type: 'ready' });
     const settings = { strength: 80, size: 256, iterations: 30, preserveColors: 'luminance', styleScale: 1.5 };
     await first.send({ type: 'save-settings', settings });
-    await first.send({ type: 'save-token', token: '  abc123  ' });
+    await first.send({ type: 'save-token', helperUrl: HELPER_URL, token: '  abc123  ' });
     expect(first.figma.storage.get(SETTINGS_KEY)).toEqual(settings);
     expect(first.figma.storage.get(TOKEN_KEY)).toBe('abc123');
+    expect(first.figma.storage.get(TOKEN_SERVER_KEY)).toBe(HELPER_URL);
     await first.send({ type: 'ready' });
     expect(first.last('init')).toMatchObject({ settings, token: 'abc123' });
 
-    await first.send({ type: 'save-token', token: null });
+    await first.send({ type: 'save-token', helperUrl: HELPER_URL, token: null });
     expect(first.figma.storage.has(TOKEN_KEY)).toBe(false);
+  });
+
+  it('hands a token only to the server it was saved for', async () => {
+    const team = 'https://style.example.com';
+    const figma = new FakeFigma();
+    const started = (helperUrl: string) => {
+      new GramstyleMain(figma.api, { html: '<p>panel</p>', helperUrl }).start();
+      return async () => {
+        figma.ui.posted.length = 0;
+        await figma.ui.fromPanel({ type: 'ready' });
+        return mainToUiMessageSchema.parse(figma.ui.posted[0]);
+      };
+    };
+    // A token saved before the server was kept with it is the local helper's.
+    await figma.clientStorage.setAsync(TOKEN_KEY, 'old-local-token');
+    expect(await started(HELPER_URL)()).toMatchObject({ type: 'init', helperUrl: HELPER_URL, token: 'old-local-token' });
+    const teamInit = started(team);
+    expect(await teamInit()).toMatchObject({ type: 'init', helperUrl: team, token: null });
+    await figma.ui.fromPanel({ type: 'save-token', helperUrl: team, token: 'alices-token' });
+    expect([figma.storage.get(TOKEN_SERVER_KEY), figma.storage.get(TOKEN_KEY)]).toEqual([team, 'alices-token']);
+    expect(await teamInit()).toMatchObject({ helperUrl: team, token: 'alices-token' });
+    // Rebuilt for another server: the old server's token stays unsent.
+    expect(await started('https://gpu.example.org')()).toMatchObject({ token: null });
+    await expect(figma.ui.fromPanel({ type: 'save-token', helperUrl: 'not a url', token: 'x' })).resolves.toBeUndefined();
+    expect(figma.storage.get(TOKEN_KEY)).toBe('alices-token');
   });
 
   it('takes the settings an earlier version saved, with the defaults of the settings it did not have', async () => {

@@ -2,7 +2,7 @@ import sharp from 'sharp';
 import { describe, expect, it } from 'vitest';
 
 import { HelperConnection } from '../plugin/ui/connection.js';
-import { HelperClient, type HelperAnswer, type HelperRequest, HelperUnreachableError } from '../plugin/ui/helperClient.js';
+import { HelperClient, type HelperAnswer, type HelperRequest, HelperUnreachableError } from '../shared/helperClient.js';
 import { RESTARTED_MESSAGE, type RunStage, StylizeRun } from '../plugin/ui/run.js';
 import type { Health, JobStatus } from '../shared/protocol.js';
 import { figmaNesting } from './support/figmaWindows.js';
@@ -18,6 +18,7 @@ const health = (instanceId: string): Health => ({
   name: 'gramstyle',
   version: '0.1.0',
   apiVersion: 1,
+  role: 'helper',
   instanceId,
   status: 'ready',
   weights: { status: 'ready', progress: null },
@@ -33,6 +34,7 @@ const status = (state: JobStatus['status'], iteration: number): JobStatus => ({
   preview: null,
   result: state === 'done' ? { width: 8, height: 8 } : null,
   error: null,
+  restarts: 0,
 });
 
 type Answer = HelperAnswer | Error;

@@ -7,7 +7,7 @@ import {
   type HelperRequest,
   type HelperTransport,
   HelperUnreachableError,
-} from '../plugin/ui/helperClient.js';
+} from '../shared/helperClient.js';
 import { bytesToBase64, formatDimensions, formatEta } from '../plugin/ui/format.js';
 import type { Health } from '../shared/protocol.js';
 
@@ -17,6 +17,7 @@ const health: Health = {
   name: 'gramstyle',
   version: '0.1.0',
   apiVersion: 1,
+  role: 'helper',
   instanceId: 'instance-1',
   status: 'ready',
   weights: { status: 'ready', progress: null },
@@ -28,6 +29,8 @@ const health: Health = {
     queueLength: 0,
     busy: false,
     engineMemory: null,
+    user: null,
+    workers: null,
   },
 };
 

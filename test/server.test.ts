@@ -244,6 +244,26 @@ describe('jobs', () => {
     await client.pollUntil(running, (status) => status.status === 'canceled');
   });
 
+  it('queues a batch (one job per content, one style) in one request, or refuses it whole', async () => {
+    const batch = (contents: string[], options: object) =>
+      client.fetch('/v1/batches', { method: 'POST', body: JSON.stringify({ contents, style, options }) });
+    // The job canceled before shows as canceled at once but holds the engine until its iteration ends.
+    await expect.poll(async () => (await client.health()).details!.busy, { timeout: 60_000 }).toBe(false);
+    // The queue takes one job behind the running one: a batch of three does not fit, and none of it is queued.
+    await expectError(await batch([content, content, content], { size: 32 }), 429, 'queue-full', /3 jobs do not fit/);
+    expect((await client.health()).details).toMatchObject({ queueLength: 0, busy: false });
+    const small = await samplePng(40, 60, ['#204080', '#f0c020']);
+    await expectError(await batch([content, 'not base64!'], { size: 32 }), 400, 'bad-request', /contents\.1: is not base64/);
+
+    const answer = await batch([content, small], { size: 32, iterations: 2 });
+    expect(answer.status).toBe(202);
+    const { jobs } = (await answer.json()) as { jobs: string[] };
+    expect(jobs).toHaveLength(2);
+    const results = [];
+    for (const id of jobs) results.push((await client.pollUntil(id, (status) => status.status === 'done')).at(-1)!.result);
+    expect(results).toEqual([{ width: 32, height: 24 }, { width: 21, height: 32 }]);
+  });
+
   it('fails a job whose input turns out unusable late, alone: the next job runs', async () => {
     // 16 px long but 1 px short after scaling: decodable, but too thin for VGG-19's four poolings.
     const sliver = await samplePng(400, 20, ['#204080', '#f0c020']);

@@ -54,11 +54,14 @@ const OPTION_FLAGS: ReadonlyArray<{ flag: string; key: OptionKey; kind: 'number'
   { flag: 'style-scale', key: 'styleScale', kind: 'number' },
 ];
 
+/** The flags that set job options, for a command's parseArgs config. */
+export const OPTION_FLAG_CONFIG = Object.fromEntries(OPTION_FLAGS.map(({ flag }) => [flag, { type: 'string' as const }]));
+
 const PARSE_CONFIG = {
   allowPositionals: true,
   strict: true,
   options: {
-    ...Object.fromEntries(OPTION_FLAGS.map(({ flag }) => [flag, { type: 'string' as const }])),
+    ...OPTION_FLAG_CONFIG,
     output: { type: 'string', short: 'o' },
     'style-blend': { type: 'string' },
     backend: { type: 'string' },
@@ -98,7 +101,35 @@ export function parseJobArgs(argv: readonly string[], spec: JobCommandSpec): Job
     problems.push(`-o/--output: the result is written as PNG, so the file name must end in .png (got "${outputPath}")`);
   }
 
-  const input: Record<string, unknown> = { ...spec.defaults };
+  const options = parseOptionFlags(values, spec.defaults, problems);
+  const styleBlend = parseStyleBlend(values['style-blend'] as string | undefined, spec.styleCount(parsed.positionals), problems);
+
+  const backend = (values['backend'] as string | undefined) ?? 'auto';
+  if (!isBackendChoice(backend)) problems.push(unknownBackendProblem(backend));
+
+  if (problems.length > 0 || !options) throw new UsageError(problems);
+  return {
+    positionals: parsed.positionals,
+    outputPath,
+    options,
+    styleBlend,
+    backend: backend as BackendChoice,
+    weightsFlag: values['weights'] as string | undefined,
+    json: values['json'] === true,
+  };
+}
+
+/**
+ * The job options the flags set (over `defaults`, over the schema's), or null with every problem pushed onto
+ * `problems`: each flag is parsed strictly here, then checked by the shared schema (limits live there).
+ */
+export function parseOptionFlags(
+  values: Readonly<Record<string, string | boolean | undefined>>,
+  defaults: Partial<StylizeOptionsInput> | undefined,
+  problems: string[],
+): StylizeOptions | null {
+  const input: Record<string, unknown> = { ...defaults };
+  let flagsParsed = true;
   for (const { flag, key, kind } of OPTION_FLAGS) {
     const text = values[flag];
     if (typeof text !== 'string') continue;
@@ -106,31 +137,27 @@ export function parseJobArgs(argv: readonly string[], spec: JobCommandSpec): Job
     if (value === undefined) {
       const expected = kind === 'numbers' ? 'comma-separated numbers' : 'a number';
       problems.push(`--${flag}: expected ${expected}, got "${text}"`);
+      flagsParsed = false;
     } else {
       input[key] = value;
     }
   }
-
-  const styleBlend = parseStyleBlend(values['style-blend'] as string | undefined, spec.styleCount(parsed.positionals), problems);
-
-  const backend = (values['backend'] as string | undefined) ?? 'auto';
-  if (!isBackendChoice(backend)) problems.push(unknownBackendProblem(backend));
-
   const result = stylizeOptionsSchema.safeParse(input);
   if (!result.success) {
     for (const issue of result.error.issues) problems.push(`${flagForPath(issue.path)}: ${lowerFirst(issue.message)}`);
   }
+  return result.success && flagsParsed ? result.data : null;
+}
 
-  if (problems.length > 0 || !result.success) throw new UsageError(problems);
-  return {
-    positionals: parsed.positionals,
-    outputPath,
-    options: result.data,
-    styleBlend,
-    backend: backend as BackendChoice,
-    weightsFlag: values['weights'] as string | undefined,
-    json: values['json'] === true,
-  };
+/** A port number 0–65535 from a flag's text, or undefined. */
+export function parsePort(text: string): number | undefined {
+  const port = Number(text);
+  return text.trim() !== '' && Number.isInteger(port) && port >= 0 && port <= 65_535 ? port : undefined;
+}
+
+/** A whole number of at least `min` from a flag's text, or undefined. */
+export function parseWholeNumber(text: string, min: number): number | undefined {
+  return /^\d+$/.test(text.trim()) && Number(text) >= min ? Number(text) : undefined;
 }
 
 /** --style-blend 0.7,0.3: one weight per style image, checked by the shared schema; problems are added to `problems`. */

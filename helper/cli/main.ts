@@ -1,4 +1,5 @@
 import { BACKEND_NAMES } from '../engine/index.js';
+import { DEFAULT_GATEWAY_PORT } from '../../shared/protocol.js';
 import {
   MAX_STYLE_SCALE,
   MAX_STYLES,
@@ -6,14 +7,19 @@ import {
   MULTI_SCALE_AUTO_SIZE,
   stylizeOptionsSchema,
 } from '../../shared/stylizeOptions.js';
+import { batchCommand } from './batchCommand.js';
 import { demoCommand, DEMO_ITERATIONS, DEMO_OUTPUT, DEMO_SIZE } from './demoCommand.js';
 import { doctorCommand } from './doctorCommand.js';
+import { gatewayCommand } from './gatewayCommand.js';
 import { pairCommand } from './pairCommand.js';
+import { pluginCommand } from './pluginCommand.js';
 import { serveCommand } from './serveCommand.js';
 import { serviceCommand } from './serviceCommand.js';
 import { choiceList } from './jobArgs.js';
 import { stylizeCommand } from './stylizeCommand.js';
+import { usersCommand } from './usersCommand.js';
 import { UsageError } from './usageError.js';
+import { workerCommand } from './workerCommand.js';
 import { gramstyleVersion } from '../version.js';
 
 type Command = (argv: readonly string[], signal: AbortSignal) => Promise<number>;
@@ -25,6 +31,11 @@ const COMMANDS: Record<string, Command> = {
   serve: serveCommand,
   pair: pairCommand,
   service: serviceCommand,
+  gateway: gatewayCommand,
+  worker: workerCommand,
+  users: usersCommand,
+  batch: batchCommand,
+  plugin: pluginCommand,
 };
 
 /** The `gramstyle` command line. Returns the exit code: 0 done, 1 failed, 2 wrong usage, 130 interrupted. */
@@ -86,11 +97,29 @@ Usage:
   gramstyle service install|uninstall|status [--dry-run] [serve options]
                                            run the helper in the background at logon (systemd,
                                            launchd or a Windows scheduled task)
+
+Team mode (see the README): a gateway on a server, workers on GPU hosts, BullMQ on Redis between them
+  gramstyle gateway --redis URL [--host 127.0.0.1] [--port ${DEFAULT_GATEWAY_PORT}] [--public-name NAME]
+                    [--tls-cert FILE --tls-key FILE | --behind-proxy] [--max-waiting 32] [--keep-minutes 30]
+                                           the team's server: the helper's API, a token per user; it
+                                           listens beyond this machine only with TLS (its own or a proxy's)
+  gramstyle worker --redis URL [--backend B] [--weights FILE] [--name NAME] [--lock-seconds 30]
+                                           run the gateway's jobs on this host, one at a time
+  gramstyle users add NAME | revoke NAME | list [--redis URL]
+                                           a gateway's users: add prints the user's personal token
+  gramstyle batch --server URL --token T <style> <content>... -o DIR [options]
+                                           many contents against one style on a gateway or helper;
+                                           the token may come from GRAMSTYLE_TOKEN instead
+  gramstyle plugin build --server URL [-o DIR] [--name NAME] [--id ID]
+                                           the Figma plugin for the team server (https, a domain
+                                           name; default DIR gramstyle-plugin): import DIR/manifest.json
+  --redis defaults to GRAMSTYLE_REDIS, else redis://127.0.0.1:6379.
+
   gramstyle help | --help | --version
 
 Images: PNG, JPEG or WebP; transparency is flattened onto white. The result is a PNG.
 
-Options of stylize and demo:
+Options of stylize, demo and batch:
   -o, --output FILE        where to write the result (.png); its folder is created if missing
   --size N                 long side of the result in pixels, in the content's aspect ratio (default ${defaults.size})
   --iterations N           optimization steps (default ${defaults.iterations})
@@ -100,7 +129,7 @@ Options of stylize and demo:
                            style's colours to the content's first (default ${defaults.preserveColors})
   --style-scale X          brush size: the style image's long side as ${MIN_STYLE_SCALE}–${MAX_STYLE_SCALE} × the result's
                            (default ${defaults.styleScale})
-  --style-blend a,b,…      a weight for each style image (default: equal weights)
+  --style-blend a,b,…      stylize: a weight for each style image (default: equal weights)
   --init content|noise     start from the content image or from noise (default ${defaults.init})
   --seed N                 seed of the noise start (default ${defaults.seed})
   --pooling avg|max        VGG-19 pooling (default ${defaults.pooling})

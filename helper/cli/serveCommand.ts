@@ -3,7 +3,7 @@ import { DEFAULT_HELPER_PORT } from '../../shared/protocol.js';
 import { isBackendChoice } from '../engine/index.js';
 import { PairingTokenFile } from '../server/pairingToken.js';
 import { startHelperServer } from '../server/index.js';
-import { argumentSyntaxError, unknownBackendProblem } from './jobArgs.js';
+import { argumentSyntaxError, parsePort, unknownBackendProblem } from './jobArgs.js';
 import { UsageError } from './usageError.js';
 
 export const SERVE_FLAGS = {
@@ -28,14 +28,12 @@ export function parseServeArgs(argv: readonly string[]): ServeArgs {
     throw argumentSyntaxError(error);
   }
   const problems: string[] = [];
-  const port = values.port === undefined ? DEFAULT_HELPER_PORT : Number(values.port);
-  if (!Number.isInteger(port) || port < 0 || port > 65_535 || values.port?.trim() === '') {
-    problems.push(`--port: expected a port number 0–65535, got "${values.port}"`);
-  }
+  const port = values.port === undefined ? DEFAULT_HELPER_PORT : parsePort(values.port);
+  if (port === undefined) problems.push(`--port: expected a port number 0–65535, got "${values.port}"`);
   const backend = values.backend ?? 'auto';
   if (!isBackendChoice(backend)) problems.push(unknownBackendProblem(backend));
   if (problems.length > 0) throw new UsageError(problems);
-  return { port, host: values.host ?? '127.0.0.1', backend, weights: values.weights };
+  return { port: port!, host: values.host ?? '127.0.0.1', backend, weights: values.weights };
 }
 
 /**
@@ -59,13 +57,17 @@ export async function serveCommand(argv: readonly string[], signal: AbortSignal)
   helper.ready.catch(() => {
     // Reported by the helper's log and its health answer; it keeps serving health so the plugin can show why.
   });
-  const stopped = new Promise<string>((resolve) => {
-    process.once('SIGTERM', () => resolve('SIGTERM'));
-    signal.addEventListener('abort', () => resolve('SIGINT'), { once: true });
-  });
-  const reason = await stopped;
+  const reason = await untilStopped(signal);
   console.log(`${new Date().toISOString()} ${reason}: stopping (the running job is canceled)`);
   await helper.close();
   console.log(`${new Date().toISOString()} stopped`);
   return 0;
+}
+
+/** Resolves with the signal's name on SIGTERM, or SIGINT (the CLI's interrupt `signal`). */
+export function untilStopped(signal: AbortSignal): Promise<'SIGTERM' | 'SIGINT'> {
+  return new Promise((resolve) => {
+    process.once('SIGTERM', () => resolve('SIGTERM'));
+    signal.addEventListener('abort', () => resolve('SIGINT'), { once: true });
+  });
 }

@@ -3,6 +3,7 @@ import { existsSync } from 'node:fs';
 import { Worker } from 'node:worker_threads';
 import type { Health } from '../../shared/protocol.js';
 import type {
+  CanceledAt,
   EngineJobRequest,
   EngineJobResult,
   EngineMemory,
@@ -20,7 +21,8 @@ export interface EngineJobHandlers {
 export type EngineJobOutcome =
   | { readonly kind: 'done'; readonly result: EngineJobResult }
   | { readonly kind: 'failed'; readonly message: string }
-  | { readonly kind: 'canceled' };
+  /** `at` says where the engine stopped, when it was the engine that stopped it (not a shutdown). */
+  | { readonly kind: 'canceled'; readonly at?: CanceledAt };
 
 /**
  * The engine worker must be JavaScript: from the compiled tree it sits beside this file; when this file runs as
@@ -198,7 +200,9 @@ export class EngineHost extends EventEmitter {
         }
         break;
       case 'canceled':
-        if (this.current?.jobId === message.jobId) this.current.finish({ kind: 'canceled' });
+        if (this.current?.jobId === message.jobId) {
+          this.current.finish({ kind: 'canceled', at: { askedAfter: message.askedAfter, stoppedAfter: message.stoppedAfter } });
+        }
         break;
       case 'memory':
         this.lastMemory = message.memory;

@@ -99,11 +99,18 @@ function engineMemory(): EngineMemory {
 function sendMemory(): void {
   send({ type: 'memory', memory: engineMemory() });
 }
-const runningJobs = new Map<string, AbortController>();
+interface RunningJob {
+  readonly controller: AbortController;
+  /** Iterations done so far, and when the cancel arrived (to report that the job stopped within one). */
+  iterations: number;
+  canceledAfter: number | null;
+}
+const runningJobs = new Map<string, RunningJob>();
 
 async function runJob(transfer: LoadedEngine['transfer'], job: EngineJobRequest): Promise<void> {
   const controller = new AbortController();
-  runningJobs.set(job.jobId, controller);
+  const running: RunningJob = { controller, iterations: 0, canceledAfter: null };
+  runningJobs.set(job.jobId, running);
   try {
     const { options } = job;
     let lastPreviewAt = Number.NEGATIVE_INFINITY;
@@ -118,6 +125,7 @@ async function runJob(transfer: LoadedEngine['transfer'], job: EngineJobRequest)
       onProgress: async (event: ProgressEvent) => {
         const now = performance.now();
         const { iteration, total } = event.progress;
+        running.iterations = iteration;
         const wantsPreview = now - lastPreviewAt >= config.previewIntervalMs || iteration === total;
         if (wantsPreview) lastPreviewAt = now;
         send({
@@ -139,7 +147,8 @@ async function runJob(transfer: LoadedEngine['transfer'], job: EngineJobRequest)
   } catch (error) {
     if (controller.signal.aborted) {
       sendMemory();
-      send({ type: 'canceled', jobId: job.jobId });
+      const askedAfter = running.canceledAfter ?? running.iterations;
+      send({ type: 'canceled', jobId: job.jobId, askedAfter, stoppedAfter: running.iterations });
     } else if (isEngineBreaking(error)) {
       const { content } = job;
       const styles = job.styles.map(({ image }) => `${image.width}×${image.height}`).join(', ');
@@ -180,9 +189,14 @@ port.on('message', (message: ToWorker) => {
     case 'run':
       void started.then(({ transfer }) => runJob(transfer, message));
       break;
-    case 'cancel':
-      runningJobs.get(message.jobId)?.abort(new Error('canceled'));
+    case 'cancel': {
+      const running = runningJobs.get(message.jobId);
+      if (running && !running.controller.signal.aborted) {
+        running.canceledAfter = running.iterations;
+        running.controller.abort(new Error('canceled'));
+      }
       break;
+    }
     case 'shutdown':
       void shutdown();
       break;
@@ -191,7 +205,7 @@ port.on('message', (message: ToWorker) => {
 
 /** Stops the running job, then frees everything the engine holds and says what was left. */
 async function shutdown(): Promise<void> {
-  for (const controller of runningJobs.values()) controller.abort(new Error('the helper is shutting down'));
+  for (const { controller } of runningJobs.values()) controller.abort(new Error('the helper is shutting down'));
   const engine = await started.catch(() => undefined);
   // A job stops within one iteration; its own tensors are freed as it unwinds.
   while (runningJobs.size > 0) await new Promise((resolve) => setTimeout(resolve, 10));

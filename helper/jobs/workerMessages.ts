@@ -62,6 +62,12 @@ export interface EngineProgress {
   readonly preview: RgbImage | null;
 }
 
+/** Where a canceled job stopped: iterations done when the cancel reached the engine, and when it stopped. */
+export interface CanceledAt {
+  readonly askedAfter: number;
+  readonly stoppedAfter: number;
+}
+
 /** Worker → main thread. */
 export type FromWorker =
   | { readonly type: 'weights'; readonly weights: WeightsState }
@@ -76,7 +82,7 @@ export type FromWorker =
       /** The backend's state cannot be trusted after this error (a WebAssembly trap, out of memory): restart. */
       readonly engineBroken: boolean;
     }
-  | { readonly type: 'canceled'; readonly jobId: string }
+  | ({ readonly type: 'canceled'; readonly jobId: string } & CanceledAt)
   /** Sent when ready and after each job, before its outcome: health must never wait for a busy engine. */
   | { readonly type: 'memory'; readonly memory: EngineMemory }
   /** The answer to 'shutdown': the engine is disposed; what it still held then (all zero when nothing leaked). */

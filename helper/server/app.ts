@@ -1,50 +1,60 @@
 import { createHash } from 'node:crypto';
 import express, { type NextFunction, type Request, type Response } from 'express';
+import type { ZodError } from 'zod';
 import {
   API_PREFIX,
+  createBatchRequestSchema,
   createJobRequestSchema,
   healthSchema,
   jobStatusQuerySchema,
   jobStatusSchema,
-  strengthRowResultSchema,
+  type CreateBatchResponse,
   type CreateJobResponse,
   type Health,
   type PairingResponse,
-  type StrengthRowResult,
+  type JobKind,
+  type WeightedStyle,
 } from '../../shared/protocol.js';
 import { strengthRow, strengthRowOptions } from '../../shared/strengthRow.js';
-import { describeIssues, MAX_SIZE } from '../../shared/stylizeOptions.js';
-import type { EngineHost } from '../jobs/engineHost.js';
+import { describeIssues, MAX_SIZE, type StylizeOptions } from '../../shared/stylizeOptions.js';
 import { QueueFullError, type JobInput, type JobQueue } from '../jobs/jobQueue.js';
+import { strengthRowAnswer } from '../jobs/jobResult.js';
+import type { EngineJobKind } from '../jobs/workerMessages.js';
 import { ImageInputError, prepareStylizeImages } from '../imageio/index.js';
+import { type Authenticator, presentedUser } from './authentication.js';
+import type { EngineStatusSource } from './engineReport.js';
 import { HttpError } from './httpError.js';
 import { logRequests } from './requestLog.js';
-import { allowCors, limitDeclaredBody, presentsPairingToken, requireLocalHost, requirePairingToken } from './security.js';
+import { allowCors, limitDeclaredBody, requireKnownHost, requireUser, userOf } from './security.js';
 
 export interface AppContext {
+  /** helper: `gramstyle serve`; gateway: `gramstyle gateway` (see healthSchema). */
+  readonly role: Health['role'];
   readonly version: string;
-  /** The current pairing token. */
-  readonly token: () => string;
-  /** New for every start of the helper (see healthSchema). */
+  /** New for every start of the server (see healthSchema). */
   readonly instanceId: string;
-  /** The port the helper listens on: the only one a Host header may name. */
-  readonly port: number;
-  readonly engine: EngineHost;
+  /** The Host headers a request may carry: the loopback names with our port, and a gateway's public name. */
+  readonly allowedHosts: readonly string[];
+  readonly authenticator: Authenticator;
+  readonly engine: EngineStatusSource;
   readonly queue: JobQueue;
   readonly bodyLimitBytes: number;
   readonly log: (line: string) => void;
+  /** An error of what the server depends on, as the answer it gives (a gateway's Redis being away is a 503). */
+  readonly answerFor?: (error: unknown) => HttpError | null;
 }
 
 /** Input images larger than this on their long side are refused (the output is at most MAX_SIZE anyway). */
 export const MAX_INPUT_LONG_SIDE = MAX_SIZE;
 
 /**
- * The HTTP API. Thin on purpose: it validates with the shared schemas, translates to the job queue and back, and
- * turns every failure into `{"error": {"code", "message"}}` with the right status.
+ * The HTTP API, the same for the helper and the gateway. Thin on purpose: it validates with the shared schemas,
+ * translates to the job queue and back, and turns every failure into `{"error": {"code", "message"}}` with the right
+ * status.
  *
  * Each request costs only as much as its sender has earned: the Host check, CORS preflights and health come first
- * and read nothing but headers; everything else needs the token before its body's declared size is checked, and the
- * body is read and parsed only after that, by the one route that takes a body.
+ * and read nothing but headers; everything else needs a user's token before its body's declared size is checked, and
+ * the body is read and parsed only after that, by the routes that take a body.
  */
 export function createApp(context: AppContext): express.Express {
   const app = express();
@@ -52,37 +62,40 @@ export function createApp(context: AppContext): express.Express {
   app.set('etag', false);
 
   app.use(logRequests(context.log));
-  app.use(requireLocalHost(context.port));
+  app.use(requireKnownHost(context.allowedHosts));
   app.use(allowCors);
 
   const api = express.Router();
 
-  api.get('/health', (request, response) => {
-    const { status, message, backend, device } = context.engine.status;
-    const weights = context.engine.weights;
+  api.get('/health', async (request, response) => {
+    const engine = await context.engine.report();
+    const user = await presentedUser(request, context.authenticator);
     const health: Health = {
       name: 'gramstyle',
       version: context.version,
       apiVersion: 1,
+      role: context.role,
       instanceId: context.instanceId,
-      status,
-      weights: { status: weights.status, progress: weights.progress },
-      details: presentsPairingToken(request, context.token)
-        ? {
-            message,
-            backend,
-            device,
-            weightsPath: weights.path,
-            queueLength: context.queue.length,
-            busy: context.queue.busy,
-            engineMemory: context.engine.memory,
-          }
-        : null,
+      status: engine.status,
+      weights: { status: engine.weights.status, progress: engine.weights.progress },
+      details:
+        user === null
+          ? null
+          : {
+              message: engine.message,
+              backend: engine.backend,
+              device: engine.device,
+              weightsPath: engine.weights.path,
+              ...(await context.queue.load()),
+              engineMemory: engine.memory,
+              user: context.role === 'gateway' ? user : null,
+              workers: engine.workers,
+            },
     };
     response.json(healthSchema.parse(health));
   });
 
-  api.use(requirePairingToken(context.token));
+  api.use(requireUser(context.authenticator));
   api.use(limitDeclaredBody(context.bodyLimitBytes));
 
   api.get('/pairing', (_request, response) => {
@@ -91,95 +104,122 @@ export function createApp(context: AppContext): express.Express {
   });
 
   // No inflating: a compressed body is refused (415) rather than expanded up to the limit.
-  api.post('/jobs', express.json({ limit: context.bodyLimitBytes, inflate: false }), async (request, response) => {
+  const jsonBody = express.json({ limit: context.bodyLimitBytes, inflate: false });
+
+  api.post('/jobs', jsonBody, async (request, response) => {
     const parsed = createJobRequestSchema.safeParse(request.body);
-    if (!parsed.success) {
-      const onlyOptions = parsed.error.issues.every((issue) => issue.path[0] === 'options');
-      throw new HttpError(
-        400,
-        onlyOptions ? 'invalid-options' : 'bad-request',
-        `invalid job: ${describeIssues(parsed.error).join('; ')}`,
-      );
-    }
-    if (context.engine.status.status === 'error') {
-      throw new HttpError(503, 'not-ready', `the helper could not start: ${context.engine.status.message}`);
-    }
-    const { kind, content, styles, options } = parsed.data;
-    // Before any image is decoded: a full queue costs nothing more than this answer.
-    const place = context.queue.reserve();
-    try {
-      // A strength row renders small previews: its images are prepared at the row's size.
-      const jobOptions = kind === 'strength-row' ? strengthRowOptions(options) : options;
-      const contentBytes = Buffer.from(content, 'base64');
-      const styleBytes = styles.map((style) => Buffer.from(style.image, 'base64'));
-      const limits = { maxLongSide: MAX_INPUT_LONG_SIDE };
-      const images = await prepareStylizeImages(contentBytes, styleBytes, jobOptions, limits).catch((error: unknown) => {
-        throw error instanceof ImageInputError ? new HttpError(400, 'invalid-image', error.message) : error;
-      });
-      const job = {
-        content: images.content,
-        styles: images.styles.map((image, index) => ({
-          image,
-          weight: styles[index]!.weight,
-          key: createHash('sha256').update(styleBytes[index]!).digest('hex'),
-        })),
-        options: jobOptions,
-      };
-      const input: JobInput =
-        kind === 'strength-row' ? { kind, strengths: strengthRow(options.strength), ...job } : { kind, ...job };
-      // A client that hung up would never learn the job's id, so could not cancel it: its job is not run.
-      if (response.destroyed) {
-        context.log('a job was not queued: its client left before it got the id');
-        return;
-      }
-      const id = place.submit(input);
-      response.once('close', () => {
-        if (response.writableFinished) return;
-        context.log(`job ${id} canceled: its client left before it got the id`);
-        context.queue.cancel(id);
-      });
-      const answer: CreateJobResponse = { id };
-      response.status(202).location(`${API_PREFIX}/jobs/${id}`).json(answer);
-    } finally {
-      place.release();
-    }
+    if (!parsed.success) throw invalidRequest('job', parsed.error);
+    const { content, ...settings } = parsed.data;
+    const [id] = await queueJobs(context, response, [content], settings);
+    if (id === undefined) return;
+    const answer: CreateJobResponse = { id };
+    response.status(202).location(`${API_PREFIX}/jobs/${id}`).json(answer);
   });
 
-  api.get('/jobs/:id', (request, response) => {
+  api.post('/batches', jsonBody, async (request, response) => {
+    const parsed = createBatchRequestSchema.safeParse(request.body);
+    if (!parsed.success) throw invalidRequest('batch', parsed.error);
+    const { contents, ...settings } = parsed.data;
+    const jobs = await queueJobs(context, response, contents, { kind: 'stylize', ...settings });
+    if (jobs.length === 0) return;
+    const answer: CreateBatchResponse = { jobs };
+    response.status(202).json(answer);
+  });
+
+  api.get('/jobs/:id', async (request, response) => {
     const query = jobStatusQuerySchema.safeParse(request.query);
     if (!query.success) throw new HttpError(400, 'bad-request', `invalid query: ${describeIssues(query.error).join('; ')}`);
-    const status = context.queue.status(request.params.id, query.data.previewAfter);
+    const status = await context.queue.status(userOf(response), request.params.id, query.data.previewAfter);
     if (!status) throw unknownJob(request.params.id);
     response.json(jobStatusSchema.parse(status));
   });
 
-  api.get('/jobs/:id/result', (request, response) => {
-    const status = context.queue.status(request.params.id);
-    if (!status) throw unknownJob(request.params.id);
-    const result = context.queue.result(request.params.id);
-    if (!result) {
-      throw new HttpError(409, 'not-finished', `job ${request.params.id} has no result: it is ${status.status}`);
+  api.get('/jobs/:id/result', async (request, response) => {
+    const user = userOf(response);
+    const result = await context.queue.result(user, request.params.id);
+    if (result === undefined) throw unknownJob(request.params.id);
+    if (result === null) {
+      const status = await context.queue.status(user, request.params.id);
+      throw new HttpError(409, 'not-finished', `job ${request.params.id} has no result: it is ${status?.status ?? 'gone'}`);
     }
     if (result.kind === 'stylize') {
       response.type('png').send(result.png);
       return;
     }
-    const previews = result.previews.map(({ png, ...preview }) => ({ ...preview, png: png.toString('base64') }));
-    const answer: StrengthRowResult = { previews };
-    response.json(strengthRowResultSchema.parse(answer));
+    response.json(strengthRowAnswer(result));
   });
 
-  api.delete('/jobs/:id', (request, response) => {
-    if (!context.queue.cancel(request.params.id)) throw unknownJob(request.params.id);
-    response.json(jobStatusSchema.parse(context.queue.status(request.params.id)));
+  api.delete('/jobs/:id', async (request, response) => {
+    const user = userOf(response);
+    if (!(await context.queue.cancel(user, request.params.id))) throw unknownJob(request.params.id);
+    response.json(jobStatusSchema.parse(await context.queue.status(user, request.params.id)));
   });
 
   app.use(API_PREFIX, api);
   app.use((request) => {
     throw new HttpError(404, 'not-found', `no such endpoint: ${request.method} ${request.path}`);
   });
-  app.use(sendError(context.log));
+  app.use(sendError(context));
   return app;
+}
+
+/** What the jobs of a request share: their kind, the style images with their weights, and the options. */
+interface JobSettings {
+  readonly kind: JobKind;
+  readonly styles: readonly WeightedStyle[];
+  readonly options: StylizeOptions;
+}
+
+/**
+ * Queues one job per content image, all with the same settings, for the request's user; returns their ids, or none
+ * when the client left before it could learn them (then nothing is queued: it could cancel nothing).
+ */
+
+async function queueJobs(context: AppContext, response: Response, contents: readonly string[], settings: JobSettings): Promise<string[]> {
+  const engine = await context.engine.report();
+  if (engine.status === 'error') {
+    throw new HttpError(503, 'not-ready', `the ${context.role} could not start: ${engine.message}`);
+  }
+  const user = userOf(response);
+  // Before any image is decoded: a full queue costs nothing more than this answer.
+  const places = await context.queue.reserve(user, contents.length);
+  try {
+    const { kind, styles, options } = settings;
+    // A strength row renders small previews: its images are prepared at the row's size.
+    const jobOptions = kind === 'strength-row' ? strengthRowOptions(options) : options;
+    const jobKind: EngineJobKind = kind === 'strength-row' ? { kind, strengths: strengthRow(options.strength) } : { kind };
+    const styleBytes = styles.map((style) => Buffer.from(style.image, 'base64'));
+    const styleKeys = styleBytes.map((bytes) => createHash('sha256').update(bytes).digest('hex'));
+    const limits = { maxLongSide: MAX_INPUT_LONG_SIDE };
+    const inputs: JobInput[] = [];
+    for (const [index, content] of contents.entries()) {
+      const images = await prepareStylizeImages(Buffer.from(content, 'base64'), styleBytes, jobOptions, limits).catch((error: unknown) => {
+        if (!(error instanceof ImageInputError)) throw error;
+        throw new HttpError(400, 'invalid-image', contents.length > 1 ? `contents[${index}]: ${error.message}` : error.message);
+      });
+      const weighted = images.styles.map((image, style) => ({ image, weight: styles[style]!.weight, key: styleKeys[style]! }));
+      inputs.push({ ...jobKind, content: images.content, styles: weighted, options: jobOptions });
+    }
+    // A client that hung up would never learn the jobs' ids, so could not cancel them: its jobs are not run.
+    if (response.destroyed) {
+      context.log(`${contents.length > 1 ? 'a batch was' : 'a job was'} not queued: its client left before it got the id`);
+      return [];
+    }
+    const ids = await places.submit(inputs);
+    response.once('close', () => {
+      if (response.writableFinished) return;
+      context.log(`${ids.length > 1 ? `jobs ${ids.join(', ')}` : `job ${ids[0]}`} canceled: the client left before it got the id`);
+      for (const id of ids) void context.queue.cancel(user, id);
+    });
+    return ids;
+  } finally {
+    places.release();
+  }
+}
+
+function invalidRequest(what: 'job' | 'batch', error: ZodError): HttpError {
+  const onlyOptions = error.issues.every((issue) => issue.path[0] === 'options');
+  return new HttpError(400, onlyOptions ? 'invalid-options' : 'bad-request', `invalid ${what}: ${describeIssues(error).join('; ')}`);
 }
 
 function unknownJob(id: string): HttpError {
@@ -187,9 +227,9 @@ function unknownJob(id: string): HttpError {
 }
 
 /** The last middleware: every error becomes a JSON error body; nothing takes the helper down. */
-function sendError(log: (line: string) => void) {
+function sendError({ log, answerFor }: Pick<AppContext, 'log' | 'answerFor'>) {
   return (error: unknown, request: Request, response: Response, _next: NextFunction): void => {
-    const httpError = toHttpError(error);
+    const httpError = answerFor?.(error) ?? toHttpError(error);
     if (httpError.status >= 500) log(`error: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
     if (response.headersSent) {
       response.end();

@@ -1,13 +1,17 @@
 import { randomUUID } from 'node:crypto';
-import { createServer, type Server } from 'node:http';
+import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { DEFAULT_HELPER_PORT } from '../../shared/protocol.js';
 import { MAX_STYLES } from '../../shared/stylizeOptions.js';
 import type { BackendChoice } from '../engine/index.js';
 import { MAX_SCALES } from '../engine/multiScale.js';
 import { EngineHost } from '../jobs/engineHost.js';
-import { JobQueue } from '../jobs/jobQueue.js';
+import { LocalJobQueue } from '../jobs/localJobQueue.js';
 import { createApp } from './app.js';
+import { pairingTokenAuthenticator } from './authentication.js';
+import { engineHostReport } from './engineReport.js';
+import { listen } from './listen.js';
+import { loopbackHosts } from './security.js';
 import { gramstyleVersion } from '../version.js';
 
 export interface HelperServerOptions {
@@ -65,18 +69,19 @@ export async function startHelperServer(options: HelperServerOptions): Promise<R
     server.close(); // a helper without an engine must not hold the port (its worker is missing: not built)
     throw error;
   }
-  const queue = new JobQueue(engine, {
+  const queue = new LocalJobQueue(engine, {
     maxQueued: options.maxQueued ?? 8,
     keepFinishedMs: options.keepFinishedMs ?? 30 * 60_000,
     log,
   });
   const { token } = options;
   const app = createApp({
+    role: 'helper',
     version: gramstyleVersion(),
-    token: typeof token === 'string' ? () => token : token,
     instanceId: randomUUID(),
-    port,
-    engine,
+    allowedHosts: loopbackHosts(port),
+    authenticator: pairingTokenAuthenticator(typeof token === 'string' ? () => token : token),
+    engine: { report: async () => engineHostReport(engine) },
     queue,
     bodyLimitBytes: options.bodyLimitBytes ?? 64 * 1024 * 1024,
     log,
@@ -95,38 +100,10 @@ export async function startHelperServer(options: HelperServerOptions): Promise<R
     port,
     ready,
     async close() {
-      queue.shutdown();
+      await queue.shutdown();
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
       await engine.close();
     },
   };
-}
-
-/**
- * Listens, or rejects with what the user can do about it. (Express's app.listen hands the error to its callback as if
- * it were listening, and the helper hung.)
- */
-function listen(server: Server, host: string, port: number): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const fail = (error: NodeJS.ErrnoException): void => reject(new Error(listenProblem(error, host, port)));
-    server.once('error', fail);
-    server.listen(port, host, () => {
-      server.off('error', fail);
-      resolve();
-    });
-  });
-}
-
-function listenProblem(error: NodeJS.ErrnoException, host: string, port: number): string {
-  switch (error.code) {
-    case 'EADDRINUSE':
-      return `port ${port} is in use (is another gramstyle helper running?)`;
-    case 'EACCES':
-      return `not allowed to listen on port ${port} (choose another with --port)`;
-    case 'EADDRNOTAVAIL':
-      return `cannot listen on ${host}: it is not an address of this machine`;
-    default:
-      return `cannot listen on ${host}:${port}: ${error.message}`;
-  }
 }

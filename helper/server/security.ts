@@ -1,15 +1,20 @@
 import type { NextFunction, Request, Response } from 'express';
+import { type Authenticator, bearerToken } from './authentication.js';
 import { HttpError } from './httpError.js';
-import { tokenMatches } from './pairingToken.js';
 
 const LOOPBACK_HOSTNAMES = ['localhost', '127.0.0.1', '[::1]'];
 
+/** The Host headers of a request addressed to this machine's loopback at `port`. */
+export function loopbackHosts(port: number): string[] {
+  return LOOPBACK_HOSTNAMES.map((name) => `${name}:${port}`);
+}
+
 /**
- * DNS rebinding defence: a web page can point its own host name at 127.0.0.1, but its requests then carry that
- * name in Host. Only the loopback names with our port are accepted.
+ * DNS rebinding defence: a web page can point its own host name at our address, but its requests then carry that
+ * name in Host. Only the names given are accepted: the loopback names with our port, and a gateway's public name.
  */
-export function requireLocalHost(port: number) {
-  const allowed = LOOPBACK_HOSTNAMES.map((name) => `${name}:${port}`);
+export function requireKnownHost(allowedHosts: readonly string[]) {
+  const allowed = allowedHosts.map((host) => host.toLowerCase());
   return (request: Request, _response: Response, next: NextFunction): void => {
     const host = (request.headers.host ?? '').toLowerCase();
     if (!allowed.includes(host)) {
@@ -39,29 +44,21 @@ export function allowCors(request: Request, response: Response, next: NextFuncti
   response.status(204).end();
 }
 
-/** The request's bearer token, or null when it has no well-formed Authorization header. */
-function bearerToken(request: Request): string | null {
-  return /^Bearer\s+(\S+)\s*$/i.exec(request.headers.authorization ?? '')?.[1] ?? null;
-}
-
-/** Whether the request carries the right token (for answers that say more to the paired plugin). */
-export function presentsPairingToken(request: Request, token: () => string): boolean {
-  const presented = bearerToken(request);
-  return presented !== null && tokenMatches(presented, token());
-}
-
-/** `token` gives the current token: it follows the token file that `gramstyle pair` prints (see PairingTokenFile). */
-export function requirePairingToken(token: () => string) {
-  return (request: Request, _response: Response, next: NextFunction): void => {
+/** Lets through only requests with a token that is someone's; their name is `response.locals.user` (see userOf). */
+export function requireUser(authenticator: Authenticator) {
+  return async (request: Request, response: Response, next: NextFunction): Promise<void> => {
     const presented = bearerToken(request);
-    if (presented === null) {
-      throw new HttpError(401, 'unauthorized', 'missing pairing token: send "Authorization: Bearer <token>" (run `gramstyle pair` to see it)');
-    }
-    if (!tokenMatches(presented, token())) {
-      throw new HttpError(401, 'unauthorized', 'wrong pairing token (run `gramstyle pair` to see the right one)');
-    }
+    if (presented === null) throw new HttpError(401, 'unauthorized', authenticator.refusals.missing);
+    const user = await authenticator.userFor(presented);
+    if (user === null) throw new HttpError(401, 'unauthorized', authenticator.refusals.wrong);
+    response.locals.user = user;
     next();
   };
+}
+
+/** The user requireUser found for this request. */
+export function userOf(response: Response): string {
+  return response.locals.user as string;
 }
 
 /**

@@ -36,6 +36,8 @@ export const DEFAULT_HELPER_URL = `http://localhost:${DEFAULT_HELPER_PORT}`;
 export const PANEL_SIZE = { width: 320, height: 720 } as const;
 export const SETTINGS_KEY = 'gramstyle.settings';
 export const TOKEN_KEY = 'gramstyle.pairingToken';
+/** The server TOKEN_KEY's token is for. Tokens saved before it was kept were the local helper's. */
+export const TOKEN_SERVER_KEY = 'gramstyle.tokenServer';
 
 /** An error whose message is written for the user, shown as it is. */
 class UserFacingError extends Error {}
@@ -94,9 +96,9 @@ export class GramstyleMain {
       case 'save-settings':
         return this.figma.clientStorage.setAsync(SETTINGS_KEY, message.settings);
       case 'save-token':
-        return message.token === null
-          ? this.figma.clientStorage.deleteAsync(TOKEN_KEY)
-          : this.figma.clientStorage.setAsync(TOKEN_KEY, message.token);
+        if (message.token === null) return this.figma.clientStorage.deleteAsync(TOKEN_KEY);
+        await this.figma.clientStorage.setAsync(TOKEN_SERVER_KEY, message.helperUrl);
+        return this.figma.clientStorage.setAsync(TOKEN_KEY, message.token);
       case 'export':
         return this.answer(message, () => this.exportFrames(message));
       case 'insert':
@@ -112,16 +114,19 @@ export class GramstyleMain {
   }
 
   private async loadStoredSettings(): Promise<{ settings: PanelSettings; token: string | null }> {
-    const [storedSettings, storedToken] = await Promise.all([
+    const [storedSettings, storedToken, tokenServer] = await Promise.all([
       this.figma.clientStorage.getAsync(SETTINGS_KEY),
       this.figma.clientStorage.getAsync(TOKEN_KEY),
+      this.figma.clientStorage.getAsync(TOKEN_SERVER_KEY),
     ]);
     // Settings saved by an older version, or damaged, fall back to the defaults rather than break the panel.
     const settings = panelSettingsSchema.safeParse(storedSettings ?? {});
     const token = pairingTokenSchema.safeParse(storedToken);
+    // A token goes only to the server it was saved for (an organisation may rebuild its plugin for another server).
+    const forThisServer = (tokenServer ?? DEFAULT_HELPER_URL) === this.options.helperUrl;
     return {
       settings: settings.success ? settings.data : panelSettingsSchema.parse({}),
-      token: token.success ? token.data : null,
+      token: token.success && forThisServer ? token.data : null,
     };
   }
 

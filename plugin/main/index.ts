@@ -4,6 +4,9 @@ import { z } from 'zod';
 
 import { DEFAULT_HELPER_URL, GramstyleMain } from './gramstyleMain.js';
 
+/** The team server this build talks to (`gramstyle plugin build --server`), or null: the local helper. */
+declare const __GRAMSTYLE_SERVER__: string | null;
+
 // Figma's sandbox may refuse `new Function`; zod's plain interpreter works everywhere.
 z.config({ jitless: true });
 
@@ -11,4 +14,4 @@ z.config({ jitless: true });
 // global `figma` has the same declarations, which TypeScript cannot match across the two copies.
 const api = figma as unknown as PluginAPI;
 
-new GramstyleMain(api, { html: __html__, helperUrl: DEFAULT_HELPER_URL }).start();
+new GramstyleMain(api, { html: __html__, helperUrl: __GRAMSTYLE_SERVER__ ?? DEFAULT_HELPER_URL }).start();

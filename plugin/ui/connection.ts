@@ -1,6 +1,6 @@
 import type { Health } from '../../shared/protocol.js';
 import { messageOf } from './format.js';
-import { type HelperClient, HelperUnreachableError } from './helperClient.js';
+import { type HelperClient, HelperUnreachableError } from '../../shared/helperClient.js';
 
 /** What the panel knows of the helper. */
 export type Connection =
@@ -22,6 +22,8 @@ const CONNECTED_POLL_MS = 10_000;
  */
 export class HelperConnection {
   state: Connection = { kind: 'checking' };
+  /** What the server said it is, once it answered: a person's own helper or a team's gateway. */
+  role: Health['role'] | null = null;
   private serial = 0;
   private timer: ReturnType<typeof setTimeout> | undefined;
   /** Runs waiting for the helper to answer again. */
@@ -49,6 +51,7 @@ export class HelperConnection {
     let health: Health | null = null;
     try {
       health = await this.client.health();
+      this.role = health.role;
       next = await this.judge(health, verifyToken);
     } catch (error) {
       next = error instanceof HelperUnreachableError ? { kind: 'unreachable' } : { kind: 'broken', message: messageOf(error) };

@@ -2,7 +2,7 @@
 import { z } from 'zod';
 
 import { MainThreadBridge } from './bridge.js';
-import { fetchTransport, HelperClient } from './helperClient.js';
+import { fetchTransport, HelperClient } from '../../shared/helperClient.js';
 import { Panel } from './panel.js';
 import './styles.css';
 

@@ -3,9 +3,10 @@ import type { JobKind } from '../../shared/protocol.js';
 import type { MainNotice, MainThreadBridge } from './bridge.js';
 import { HelperConnection } from './connection.js';
 import { FramesView } from './framesView.js';
-import type { HelperClient } from './helperClient.js';
+import type { HelperClient } from '../../shared/helperClient.js';
 import { StylizeRun } from './run.js';
 import { SettingsForm } from './settingsForm.js';
+import { type ServerShown, serverOf } from './serverText.js';
 import { PanelView } from './view.js';
 
 const SAVE_DELAY_MS = 300;
@@ -17,6 +18,8 @@ const SAVE_DELAY_MS = 300;
  */
 export class Panel {
   private connection: HelperConnection | null = null;
+  /** The server the main thread named: the local helper or this build's team server. */
+  private server: string | null = null;
   private selection: SelectionState | null = null;
   /** The last Stylize. */
   private run: StylizeRun | null = null;
@@ -56,6 +59,7 @@ export class Panel {
   private onNotice(notice: MainNotice): void {
     if (notice.type === 'init') {
       this.form.show(notice.settings);
+      this.server = notice.helperUrl;
       const client = this.createClient(notice.helperUrl);
       client.token = notice.token;
       this.connection = new HelperConnection(client, () => this.render(), () => this.run?.active === true && this.run.stage !== 'reconnecting');
@@ -70,7 +74,7 @@ export class Panel {
   private async pair(): Promise<void> {
     const { token } = this.view.el;
     const parsed = pairingTokenSchema.safeParse(token.value);
-    if (!parsed.success || !this.connection) {
+    if (!parsed.success || !this.connection || !this.server) {
       token.setAttribute('aria-invalid', 'true');
       token.focus();
       return;
@@ -78,7 +82,7 @@ export class Panel {
     token.removeAttribute('aria-invalid');
     const outcome = await this.connection.pair(parsed.data);
     if (outcome.kind === 'connected' || outcome.kind === 'starting') {
-      this.bridge.post({ type: 'save-token', token: parsed.data });
+      this.bridge.post({ type: 'save-token', helperUrl: this.server, token: parsed.data });
       token.value = '';
       this.view.el.stylize.focus();
     } else if (outcome.kind === 'needs-pairing') {
@@ -123,12 +127,18 @@ export class Panel {
   private stylizeBlocker(): string | null {
     if (this.run?.active || this.row?.active) return 'A run is under way.';
     const kind = this.connection?.state.kind;
-    if (kind === 'needs-pairing') return 'Stylize needs the pairing token.';
+    const team = this.serverShown()?.team ?? false;
+    if (kind === 'needs-pairing') return team ? 'Stylize needs your personal token.' : 'Stylize needs the pairing token.';
     if (kind === 'starting') return 'Stylize can start once the helper is ready.';
-    if (kind !== 'connected') return 'Stylize needs the helper.';
+    if (kind !== 'connected') return team ? 'Stylize needs the team server.' : 'Stylize needs the helper.';
     if (this.selection?.state !== 'ready') return 'Stylize needs two frames selected.';
     if (this.form.hasProblems) return 'Fix the settings above.';
     return this.frames.problem;
+  }
+
+  /** The server the main thread named, and whether it is a team's (null until it has). */
+  private serverShown(): ServerShown | null {
+    return this.server === null ? null : serverOf(this.server, this.connection?.role ?? null);
   }
 
   private bindControls(): void {
@@ -167,7 +177,7 @@ export class Panel {
     // A finished row whose frames or settings changed would offer previews of another picture.
     if (this.row && !this.row.active && this.rowShows !== this.rowLook()) this.row = null;
     const focused = this.doc.activeElement;
-    this.view.renderHelper(this.connection?.state ?? { kind: 'checking' });
+    this.view.renderHelper(this.connection?.state ?? { kind: 'checking' }, this.serverShown());
     const blocker = this.stylizeBlocker();
     this.view.renderRun(this.run, this.run?.active ? null : blocker, this.form.settings.iterations);
     this.view.renderStrengthRow(this.row, this.form.settings.strength, blocker);

@@ -4,7 +4,7 @@ import { STRENGTH_ROW_ITERATIONS, STRENGTH_ROW_SIZE, strengthRow } from '../../s
 import { type MainThreadBridge, MainThreadFailure } from './bridge.js';
 import type { HelperConnection } from './connection.js';
 import { bytesToBase64, messageOf, pngDataUrl } from './format.js';
-import { HelperError, HelperUnreachableError } from './helperClient.js';
+import { HelperError, HelperUnreachableError } from '../../shared/helperClient.js';
 
 export type RunStage =
   | 'exporting'

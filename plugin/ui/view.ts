@@ -1,22 +1,13 @@
 import type { Connection } from './connection.js';
+import { describeConnection, NETWORK_HELP, PAIR_COMMAND, type ServerShown, START_COMMAND, START_NOTE, TEAM_TOKEN_HELP } from './serverText.js';
 import { formatDimensions, formatEta } from './format.js';
 import type { StylizeRun } from './run.js';
-
-/** How the user starts the helper and reads its token (see the README's "Figma plugin" section). */
-export const START_COMMAND = 'gramstyle serve';
-export const START_NOTE = 'From a clone of Gramstyle without npm link: node bin/gramstyle.js serve';
-export const PAIR_COMMAND = 'gramstyle pair';
-
-/**
- * The other reason the helper may not answer: Chrome's Local Network Access asks the user before a public site
- * (figma.com) may reach this computer, and until it is allowed the panel's requests fail just like a closed port.
- */
-export const NETWORK_HELP =
-  'Chrome asks before figma.com may reach apps on this computer. If that question was missed or blocked: click the icon left of the address bar, open Site settings, set Local network access to Allow, then Retry. Or use the Figma desktop app.';
 
 /** The panel's DOM: it finds the elements once and writes state into them; it decides nothing. */
 export class PanelView {
   readonly el: ReturnType<typeof findElements>;
+  /** Whether the words of a team server are on show (they change only when that does). */
+  private team: boolean | null = null;
 
   constructor(private readonly doc: Document) {
     this.el = findElements(doc);
@@ -27,25 +18,39 @@ export class PanelView {
     el.startCommand.textContent = START_COMMAND;
     el.startNote.textContent = START_NOTE;
     el.helpNetwork.replaceChildren(strong(this.doc, 'Figma in a browser?'), ` ${NETWORK_HELP}`);
-    el.pairingHelp.replaceChildren('Run ', code(this.doc, PAIR_COMMAND), ' in a terminal and paste the token it prints.');
   }
 
-  renderHelper(connection: Connection): void {
+  /** The server's state, and which server it is (null until the main thread has named it). */
+  renderHelper(connection: Connection, server: ServerShown | null): void {
     const { el } = this;
+    const team = server?.team ?? false;
+    if (team !== this.team) this.fillServerText(team);
+    el.helperServer.textContent = server ? `${team ? 'Team server' : 'Helper on this computer'} · ${server.host}` : '';
     el.helper.dataset.state = connection.kind;
     el.helperHelp.hidden = connection.kind !== 'unreachable' && connection.kind !== 'broken';
+    // A team server is started by whoever runs it, and is no app on this computer that the browser might keep out.
+    el.helpStart.hidden = team;
     // An engine that failed to start is the helper's own trouble: restarting it is the way; the browser is not.
-    el.helpNetwork.hidden = connection.kind !== 'unreachable';
+    el.helpNetwork.hidden = connection.kind !== 'unreachable' || team;
     el.startLead.replaceChildren(
       ...(connection.kind === 'broken'
         ? ['Fix what it says, then restart it in a terminal:']
         : [strong(this.doc, 'Not running?'), ' Start it in a terminal:']),
     );
     el.pairing.hidden = connection.kind !== 'needs-pairing';
-    const { title, detail } = describeConnection(connection);
+    const { title, detail } = describeConnection(connection, server);
     el.helperTitle.textContent = title;
     el.helperDetail.textContent = detail ?? '';
     el.helperDetail.hidden = detail === null;
+  }
+
+  /** How the user gets a token: from their own helper, or from whoever runs the team server. */
+  private fillServerText(team: boolean): void {
+    const { el } = this;
+    this.team = team;
+    el.tokenLabel.textContent = team ? 'Personal token' : 'Pairing token';
+    if (team) el.pairingHelp.replaceChildren(TEAM_TOKEN_HELP);
+    else el.pairingHelp.replaceChildren('Run ', code(this.doc, PAIR_COMMAND), ' in a terminal and paste the token it prints.');
   }
 
   /** The run's part: buttons, progress, status line, error and picture. `blocker` says why Stylize is disabled. */
@@ -139,34 +144,6 @@ export class PanelView {
   }
 }
 
-function describeConnection(connection: Connection): { title: string; detail: string | null } {
-  switch (connection.kind) {
-    case 'checking':
-      return { title: 'Looking for the Gramstyle helper…', detail: null };
-    case 'connected': {
-      const { backend, device } = connection.health.details ?? { backend: null, device: null };
-      return { title: 'Helper connected', detail: [backend, device].filter(Boolean).join(' · ') || null };
-    }
-    case 'starting': {
-      const { weights } = connection.health;
-      const percent = weights.progress === null ? '' : ` · ${Math.round(weights.progress * 100)} %`;
-      return {
-        title: 'Helper starting…',
-        detail: weights.status === 'downloading' ? `Downloading the VGG-19 weights${percent}` : 'Loading the network',
-      };
-    }
-    case 'unreachable':
-      // fetch fails the same way for a closed port and for a request the browser refused: say both.
-      return { title: 'Can’t reach the helper', detail: 'It may not be running, or the browser may be keeping Figma from reaching it.' };
-    case 'needs-pairing':
-      return connection.refused
-        ? { title: 'The helper refused the token', detail: 'The saved token is not this helper’s.' }
-        : { title: 'Pair with the helper', detail: null };
-    case 'broken':
-      return { title: 'Helper error', detail: connection.message };
-  }
-}
-
 function rowStatusText(row: StylizeRun): string {
   switch (row.stage) {
     case 'running': {
@@ -229,13 +206,16 @@ function findElements(doc: Document) {
     helper: byId('helper', HTMLElement),
     helperTitle: byId('helper-title', HTMLElement),
     helperDetail: byId('helper-detail', HTMLElement),
+    helperServer: byId('helper-server', HTMLElement),
     helperHelp: byId('helper-help', HTMLElement),
+    helpStart: byId('help-start', HTMLElement),
     startLead: byId('start-lead', HTMLElement),
     startCommand: byId('start-command', HTMLElement),
     startNote: byId('start-note', HTMLElement),
     helpNetwork: byId('help-network', HTMLElement),
     retry: byId('retry', HTMLButtonElement),
     pairing: byId('pairing', HTMLElement),
+    tokenLabel: byId('token-label', HTMLLabelElement),
     token: byId('token', HTMLInputElement),
     pair: byId('pair', HTMLButtonElement),
     pairingHelp: byId('pairing-help', HTMLElement),

@@ -1,7 +1,8 @@
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { join, resolve } from 'node:path';
+import { projectRoot } from './projectRoot.js';
 
-const CLI = resolve(import.meta.dirname, '..', '..', 'bin', 'gramstyle.js');
+const CLI = resolve(projectRoot, 'bin', 'gramstyle.js');
 
 export interface CliResult {
   readonly code: number | null;

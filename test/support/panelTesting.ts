@@ -1,9 +1,8 @@
 import { mkdir, readFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll } from 'vitest';
 
-import { SETTINGS_KEY, TOKEN_KEY } from '../../plugin/main/gramstyleMain.js';
+import { SETTINGS_KEY, TOKEN_KEY, TOKEN_SERVER_KEY } from '../../plugin/main/gramstyleMain.js';
 import type { BackendChoice } from '../../helper/engine/index.js';
 import { renderSampleFrames } from '../../helper/samples/frames.js';
 import { type RunningHelper, startHelperServer } from '../../helper/server/index.js';
@@ -66,7 +65,11 @@ export function panelSuite(options: { backend?: BackendChoice } = {}) {
       return helper;
     },
     async open(options: Omit<HarnessOptions, 'uiHtml' | 'helperPort'> & { helperPort?: number }): Promise<PluginHarness> {
-      harness = await openPluginHarness({ uiHtml, helperPort: this.helper.port, ...options });
+      const helperPort = options.helperPort ?? this.helper.port;
+      // The designer saved their token for the helper the panel talks to: here the test's port stands for 7415.
+      const { storage } = options.figma;
+      if (storage.has(TOKEN_KEY) && !storage.has(TOKEN_SERVER_KEY)) storage.set(TOKEN_SERVER_KEY, `http://localhost:${helperPort}`);
+      harness = await openPluginHarness({ uiHtml, ...options, helperPort });
       return harness;
     },
     /** The designer's file in the panel, once it is connected to the helper and shows the selected frames. */
@@ -128,11 +131,4 @@ export async function helperIsIdle(helper: RunningHelper): Promise<boolean> {
   return !details!.busy && details!.queueLength === 0;
 }
 
-/** A port nothing listens on. */
-export async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
+export { freePort } from './freePort.js';

@@ -8,7 +8,7 @@ import { type BrowserContext, chromium, type Frame, type Page } from 'playwright
 import { GramstyleMain } from '../../plugin/main/gramstyleMain.js';
 import { DEFAULT_HELPER_PORT } from '../../shared/protocol.js';
 import type { FakeFigma } from './fakeFigma.js';
-import { pluginContentSecurityPolicy, readManifest } from './figmaManifest.js';
+import { type FigmaManifest, pluginContentSecurityPolicy, readManifest } from './figmaManifest.js';
 
 export type Theme = 'light' | 'dark';
 
@@ -189,6 +189,8 @@ export interface HarnessOptions {
   readonly figma: FakeFigma;
   /** The port the helper listens on (or where none does); the panel calls http://localhost:<port>. */
   readonly helperPort: number;
+  /** The manifest whose allowedDomains make the panel's CSP: the project's unless given (a team build's). */
+  readonly manifest?: FigmaManifest;
   readonly theme?: Theme;
   /**
    * The address space Chromium gives Figma's page: loopback (it is served from 127.0.0.1), or public, as for
@@ -211,7 +213,7 @@ export async function openPluginHarness(options: HarnessOptions): Promise<Plugin
   const width = Number(figma.ui.options?.width ?? 320);
   const height = Number(figma.ui.options?.height ?? 600);
   let theme: Theme = options.theme ?? 'light';
-  const policy = pluginContentSecurityPolicy(readManifest(), { from: DEFAULT_HELPER_PORT, to: options.helperPort });
+  const policy = pluginContentSecurityPolicy(options.manifest ?? readManifest(), { from: DEFAULT_HELPER_PORT, to: options.helperPort });
 
   const html = (response: ServerResponse, body: string, headers: Record<string, string> = {}) =>
     response.writeHead(200, { 'Content-Type': 'text/html; charset=utf-8', ...headers }).end(body);

@@ -1,14 +1,13 @@
 import { existsSync } from 'node:fs';
-import { dirname, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { resolve } from 'node:path';
 import sharp from 'sharp';
 import type { RgbImage } from '../../helper/engine/index.js';
+import { projectRoot } from './projectRoot.js';
 
 /**
  * The workspace's real VGG-19 weights and photos live in ../shared beside the project (never committed). Tests that
  * need them fail, naming the path, when they are missing: a skipped behaviour test would hide a broken engine.
  */
-const projectRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const sharedDir = resolve(projectRoot, '..', 'shared');
 
 function requireSharedFile(relativePath: string): string {

@@ -1,8 +1,14 @@
+/**
+ * The client of the HTTP API v1, of a helper or a gateway alike (the same routes): the plugin's panel and
+ * `gramstyle batch` use it. Only fetch and the shared schemas: it runs in the browser and in Node.
+ */
 import type { z } from 'zod';
 
 import {
   API_PREFIX,
   bearer,
+  type CreateBatchRequest,
+  createBatchResponseSchema,
   type CreateJobRequest,
   createJobResponseSchema,
   type ErrorCode,
@@ -14,7 +20,7 @@ import {
   pairingResponseSchema,
   type StrengthRowResult,
   strengthRowResultSchema,
-} from '../../shared/protocol.js';
+} from './protocol.js';
 
 export type HttpMethod = 'GET' | 'POST' | 'DELETE';
 
@@ -46,7 +52,7 @@ export interface HelperAnswer {
   readonly body: Uint8Array;
 }
 
-/** How requests reach the helper: the panel's fetch, or a script in tests. */
+/** How requests reach the helper or gateway: fetch (the panel's, the CLI's), or a script in tests. */
 export interface HelperTransport {
   send(request: HelperRequest): Promise<HelperAnswer>;
 }
@@ -111,6 +117,12 @@ export class HelperClient {
   async createJob(request: CreateJobRequest): Promise<string> {
     const answer = await this.send({ method: 'POST', path: '/jobs', json: request });
     return parseAnswer(answer, createJobResponseSchema).id;
+  }
+
+  /** Queues one job per content image; returns their ids in the same order. */
+  async createBatch(request: CreateBatchRequest): Promise<string[]> {
+    const answer = await this.send({ method: 'POST', path: '/batches', json: request });
+    return parseAnswer(answer, createBatchResponseSchema).jobs;
   }
 
   /**

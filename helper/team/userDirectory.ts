@@ -1,0 +1,75 @@
+import { createHash, randomBytes } from 'node:crypto';
+import type { Redis } from 'ioredis';
+import type { Authenticator } from '../server/authentication.js';
+import { teamKeys } from './teamKeys.js';
+
+/** A user name: what the admin types, what logs show. Letters, digits, dot, dash, underscore; at most 64. */
+const USER_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
+/** Tokens are 256 random bits in hex: anything else is nobody's, and costs no lookup. */
+const TOKEN = /^[0-9a-f]{64}$/;
+
+export class UserError extends Error {}
+
+export interface UserEntry {
+  readonly name: string;
+  readonly createdAt: string;
+}
+
+/**
+ * A gateway's users, in Redis: each has one personal token, stored as its SHA-256 only (a token is 256 random bits,
+ * so a fast hash is enough: there is nothing to guess from it). Every request looks its token up again, so revoking a
+ * user refuses their very next request.
+ */
+export class UserDirectory {
+  constructor(private readonly redis: Redis) {}
+
+  /** Adds the user; returns their token, which is shown once and never stored. */
+  async add(name: string): Promise<string> {
+    if (!USER_NAME.test(name)) {
+      throw new UserError(`"${name}" is not a user name: use letters, digits, dots, dashes and underscores (at most 64)`);
+    }
+    const token = randomBytes(32).toString('hex');
+    const tokenHash = hashToken(token);
+    const entry = JSON.stringify({ tokenHash, createdAt: new Date().toISOString() });
+    if ((await this.redis.hsetnx(teamKeys.users, name, entry)) === 0) {
+      throw new UserError(`user "${name}" exists already (revoke it first to give them a new token)`);
+    }
+    await this.redis.hset(teamKeys.tokens, tokenHash, name);
+    return token;
+  }
+
+  /** Removes the user and their token. Their jobs run on; their results expire unfetched. */
+  async revoke(name: string): Promise<void> {
+    const entry = await this.redis.hget(teamKeys.users, name);
+    if (entry === null) throw new UserError(`there is no user "${name}"`);
+    const { tokenHash } = JSON.parse(entry) as { tokenHash: string };
+    await this.redis.multi().hdel(teamKeys.tokens, tokenHash).hdel(teamKeys.users, name).exec();
+  }
+
+  async list(): Promise<UserEntry[]> {
+    const entries = await this.redis.hgetall(teamKeys.users);
+    return Object.entries(entries)
+      .map(([name, entry]) => ({ name, createdAt: (JSON.parse(entry) as { createdAt: string }).createdAt }))
+      .sort((a, b) => a.name.localeCompare(b.name));
+  }
+
+  /** The name of the token's user, or null. */
+  async userFor(token: string): Promise<string | null> {
+    if (!TOKEN.test(token)) return null;
+    return this.redis.hget(teamKeys.tokens, hashToken(token));
+  }
+
+  authenticator(): Authenticator {
+    return {
+      userFor: (token) => this.userFor(token),
+      refusals: {
+        missing: 'missing token: send "Authorization: Bearer <your token>" (whoever runs the gateway gives it: gramstyle users add NAME)',
+        wrong: 'this token is nobody’s (revoked, or mistyped): ask whoever runs the gateway for yours (gramstyle users add NAME)',
+      },
+    };
+  }
+}
+
+function hashToken(token: string): string {
+  return createHash('sha256').update(token).digest('hex');
+}
