@@ -3,6 +3,7 @@ import { DEFAULT_HELPER_PORT } from '../../shared/protocol.js';
 import { isBackendChoice } from '../engine/index.js';
 import { PairingTokenFile } from '../server/pairingToken.js';
 import { startHelperServer } from '../server/index.js';
+import { flushServiceLog, logLine } from '../server/serviceLog.js';
 import { argumentSyntaxError, parsePort, unknownBackendProblem } from './jobArgs.js';
 import { UsageError } from './usageError.js';
 
@@ -58,9 +59,10 @@ export async function serveCommand(argv: readonly string[], signal: AbortSignal)
     // Reported by the helper's log and its health answer; it keeps serving health so the plugin can show why.
   });
   const reason = await untilStopped(signal);
-  console.log(`${new Date().toISOString()} ${reason}: stopping (the running job is canceled)`);
+  logLine(`${reason}: stopping (the running job is canceled)`);
   await helper.close();
-  console.log(`${new Date().toISOString()} stopped`);
+  logLine('stopped');
+  flushServiceLog();
   return 0;
 }
 

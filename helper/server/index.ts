@@ -11,6 +11,7 @@ import { createApp } from './app.js';
 import { pairingTokenAuthenticator } from './authentication.js';
 import { engineHostReport } from './engineReport.js';
 import { listen } from './listen.js';
+import { logLine } from './serviceLog.js';
 import { loopbackHosts } from './security.js';
 import { gramstyleVersion } from '../version.js';
 
@@ -44,7 +45,7 @@ export interface RunningHelper {
 
 /** Starts the helper: the HTTP API at once, the engine (backend and weights) in its worker meanwhile. */
 export async function startHelperServer(options: HelperServerOptions): Promise<RunningHelper> {
-  const log = options.log ?? ((line: string) => console.log(`${new Date().toISOString()} ${line}`));
+  const log = options.log ?? logLine;
   const host = options.host ?? '127.0.0.1';
   // Listening first: on a port in use the helper says so and stops before it has started an engine.
   const server = createServer();
