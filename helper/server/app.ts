@@ -1,11 +1,11 @@
 import { createHash } from 'node:crypto';
+import type { RequestListener } from 'node:http';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import type { ZodError } from 'zod';
 import {
   API_PREFIX,
   createBatchRequestSchema,
   createJobRequestSchema,
-  healthSchema,
   jobStatusQuerySchema,
   jobStatusSchema,
   type CreateBatchResponse,
@@ -24,6 +24,8 @@ import { ImageInputError, prepareStylizeImages } from '../imageio/index.js';
 import { type Authenticator, presentedUser } from './authentication.js';
 import type { EngineStatusSource } from './engineReport.js';
 import { HttpError } from './httpError.js';
+import { healthAnswer, jobStatusAnswer } from './pollAnswers.js';
+import { withPollShortcut } from './pollShortcut.js';
 import { logRequests } from './requestLog.js';
 import { allowCors, limitDeclaredBody, requireKnownHost, requireUser, userOf } from './security.js';
 
@@ -56,7 +58,7 @@ export const MAX_INPUT_LONG_SIDE = MAX_SIZE;
  * and read nothing but headers; everything else needs a user's token before its body's declared size is checked, and
  * the body is read and parsed only after that, by the routes that take a body.
  */
-export function createApp(context: AppContext): express.Express {
+export function createApp(context: AppContext): RequestListener {
   const app = express();
   app.disable('x-powered-by');
   app.set('etag', false);
@@ -68,31 +70,7 @@ export function createApp(context: AppContext): express.Express {
   const api = express.Router();
 
   api.get('/health', async (request, response) => {
-    const engine = await context.engine.report();
-    const user = await presentedUser(request, context.authenticator);
-    const health: Health = {
-      name: 'gramstyle',
-      version: context.version,
-      apiVersion: 1,
-      role: context.role,
-      instanceId: context.instanceId,
-      status: engine.status,
-      weights: { status: engine.weights.status, progress: engine.weights.progress },
-      details:
-        user === null
-          ? null
-          : {
-              message: engine.message,
-              backend: engine.backend,
-              device: engine.device,
-              weightsPath: engine.weights.path,
-              ...(await context.queue.load()),
-              engineMemory: engine.memory,
-              user: context.role === 'gateway' ? user : null,
-              workers: engine.workers,
-            },
-    };
-    response.json(healthSchema.parse(health));
+    response.json(await healthAnswer(context, await presentedUser(request, context.authenticator)));
   });
 
   api.use(requireUser(context.authenticator));
@@ -129,9 +107,9 @@ export function createApp(context: AppContext): express.Express {
   api.get('/jobs/:id', async (request, response) => {
     const query = jobStatusQuerySchema.safeParse(request.query);
     if (!query.success) throw new HttpError(400, 'bad-request', `invalid query: ${describeIssues(query.error).join('; ')}`);
-    const status = await context.queue.status(userOf(response), request.params.id, query.data.previewAfter);
+    const status = await jobStatusAnswer(context, userOf(response), request.params.id, query.data.previewAfter);
     if (!status) throw unknownJob(request.params.id);
-    response.json(jobStatusSchema.parse(status));
+    response.json(status);
   });
 
   api.get('/jobs/:id/result', async (request, response) => {
@@ -160,7 +138,7 @@ export function createApp(context: AppContext): express.Express {
     throw new HttpError(404, 'not-found', `no such endpoint: ${request.method} ${request.path}`);
   });
   app.use(sendError(context));
-  return app;
+  return withPollShortcut(context, app);
 }
 
 /** What the jobs of a request share: their kind, the style images with their weights, and the options. */

@@ -1,4 +1,4 @@
-import type { Request } from 'express';
+import type { IncomingMessage } from 'node:http';
 import { tokenMatches } from './pairingToken.js';
 
 /**
@@ -28,12 +28,12 @@ export function pairingTokenAuthenticator(token: () => string): Authenticator {
 }
 
 /** The request's bearer token, or null when it has no well-formed Authorization header. */
-export function bearerToken(request: Request): string | null {
+export function bearerToken(request: IncomingMessage): string | null {
   return /^Bearer\s+(\S+)\s*$/i.exec(request.headers.authorization ?? '')?.[1] ?? null;
 }
 
 /** The user whose token the request carries, or null (for answers that say more to a token holder). */
-export async function presentedUser(request: Request, authenticator: Authenticator): Promise<string | null> {
+export async function presentedUser(request: IncomingMessage, authenticator: Authenticator): Promise<string | null> {
   const presented = bearerToken(request);
   return presented === null ? null : authenticator.userFor(presented);
 }

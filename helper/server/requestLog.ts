@@ -1,16 +1,23 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { NextFunction, Request, Response } from 'express';
 
 /** One line per request, once it is answered or its client has left: method, URL (tokens hidden), status, time. */
 export function logRequests(log: (line: string) => void) {
   return (request: Request, response: Response, next: NextFunction): void => {
-    const startedAt = performance.now();
-    response.once('close', () => {
-      const ms = `${(performance.now() - startedAt).toFixed(1)} ms`;
-      const outcome = response.writableFinished ? `${response.statusCode} ${ms}` : `- client left before the answer, ${ms}`;
-      log(`${request.method} ${withoutTokens(request.originalUrl)} ${outcome}`);
-    });
+    logWhenClosed(log, request, response, performance.now());
     next();
   };
+}
+
+/** The request's log line, written when its answer has gone out or its client has left. */
+export function logWhenClosed(log: (line: string) => void, request: IncomingMessage, response: ServerResponse, startedAt: number): void {
+  // request.url as it came (express rewrites it only inside routers mounted below the app).
+  const url = request.url ?? '';
+  response.once('close', () => {
+    const ms = `${(performance.now() - startedAt).toFixed(1)} ms`;
+    const outcome = response.writableFinished ? `${response.statusCode} ${ms}` : `- client left before the answer, ${ms}`;
+    log(`${request.method} ${withoutTokens(url)} ${outcome}`);
+  });
 }
 
 /**

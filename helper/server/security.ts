@@ -14,14 +14,20 @@ export function loopbackHosts(port: number): string[] {
  * name in Host. Only the names given are accepted: the loopback names with our port, and a gateway's public name.
  */
 export function requireKnownHost(allowedHosts: readonly string[]) {
-  const allowed = allowedHosts.map((host) => host.toLowerCase());
+  const isKnown = knownHostCheck(allowedHosts);
   return (request: Request, _response: Response, next: NextFunction): void => {
-    const host = (request.headers.host ?? '').toLowerCase();
-    if (!allowed.includes(host)) {
-      throw new HttpError(403, 'forbidden-host', `requests must be addressed to ${allowed.join(', ')} (got Host: ${host || 'none'})`);
+    if (!isKnown(request.headers.host)) {
+      const host = request.headers.host ?? '';
+      throw new HttpError(403, 'forbidden-host', `requests must be addressed to ${allowedHosts.join(', ')} (got Host: ${host || 'none'})`);
     }
     next();
   };
+}
+
+/** Whether a Host header names one of `allowedHosts` (case does not matter). */
+export function knownHostCheck(allowedHosts: readonly string[]): (host: string | undefined) => boolean {
+  const allowed = new Set(allowedHosts.map((host) => host.toLowerCase()));
+  return (host) => allowed.has((host ?? '').toLowerCase());
 }
 
 /**
