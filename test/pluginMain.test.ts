@@ -188,14 +188,14 @@ describe('GramstyleMain: settings and token in clientStorage', () => {
     await first.send({ type: 'ready' });
     const settings = { strength: 80, size: 256, iterations: 30, preserveColors: 'luminance', styleScale: 1.5 };
     await first.send({ type: 'save-settings', settings });
-    await first.send({ type: 'save-token', helperUrl: HELPER_URL, token: '  abc123  ' });
+    await first.send({ type: 'save-token', token: '  abc123  ' });
     expect(first.figma.storage.get(SETTINGS_KEY)).toEqual(settings);
     expect(first.figma.storage.get(TOKEN_KEY)).toBe('abc123');
     expect(first.figma.storage.get(TOKEN_SERVER_KEY)).toBe(HELPER_URL);
     await first.send({ type: 'ready' });
     expect(first.last('init')).toMatchObject({ settings, token: 'abc123' });
 
-    await first.send({ type: 'save-token', helperUrl: HELPER_URL, token: null });
+    await first.send({ type: 'save-token', token: null });
     expect(first.figma.storage.has(TOKEN_KEY)).toBe(false);
   });
 
@@ -215,13 +215,30 @@ describe('GramstyleMain: settings and token in clientStorage', () => {
     expect(await started(HELPER_URL)()).toMatchObject({ type: 'init', helperUrl: HELPER_URL, token: 'old-local-token' });
     const teamInit = started(team);
     expect(await teamInit()).toMatchObject({ type: 'init', helperUrl: team, token: null });
-    await figma.ui.fromPanel({ type: 'save-token', helperUrl: team, token: 'alices-token' });
+    await figma.ui.fromPanel({ type: 'save-token', token: 'alices-token' });
     expect([figma.storage.get(TOKEN_SERVER_KEY), figma.storage.get(TOKEN_KEY)]).toEqual([team, 'alices-token']);
     expect(await teamInit()).toMatchObject({ helperUrl: team, token: 'alices-token' });
     // Rebuilt for another server: the old server's token stays unsent.
     expect(await started('https://gpu.example.org')()).toMatchObject({ token: null });
-    await expect(figma.ui.fromPanel({ type: 'save-token', helperUrl: 'not a url', token: 'x' })).resolves.toBeUndefined();
+    await expect(figma.ui.fromPanel({ type: 'save-token', token: '   ' })).resolves.toBeUndefined();
     expect(figma.storage.get(TOKEN_KEY)).toBe('alices-token');
+  });
+
+  it('keeps a token for the server it was built for, whatever server the panel’s message names', async () => {
+    const team = 'https://style.example.com';
+    const figma = new FakeFigma();
+    new GramstyleMain(figma.api, { html: '<p>panel</p>', helperUrl: team }).start();
+    // A panel (or a page posting into it) that names another server gets the token kept for this build's server.
+    await figma.ui.fromPanel({ type: 'save-token', helperUrl: 'https://attacker.example.net', token: 'alices-token' });
+    expect([figma.storage.get(TOKEN_SERVER_KEY), figma.storage.get(TOKEN_KEY)]).toEqual([team, 'alices-token']);
+    figma.ui.posted.length = 0;
+    await figma.ui.fromPanel({ type: 'ready' });
+    expect(mainToUiMessageSchema.parse(figma.ui.posted[0])).toMatchObject({ type: 'init', helperUrl: team, token: 'alices-token' });
+    // Rebuilt for that other server, the plugin does not hand it the token.
+    new GramstyleMain(figma.api, { html: '<p>panel</p>', helperUrl: 'https://attacker.example.net' }).start();
+    figma.ui.posted.length = 0;
+    await figma.ui.fromPanel({ type: 'ready' });
+    expect(mainToUiMessageSchema.parse(figma.ui.posted[0])).toMatchObject({ token: null });
   });
 
   it('takes the settings an earlier version saved, with the defaults of the settings it did not have', async () => {

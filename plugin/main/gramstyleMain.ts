@@ -79,7 +79,8 @@ export class GramstyleMain {
         return this.figma.clientStorage.setAsync(SETTINGS_KEY, message.settings);
       case 'save-token':
         if (message.token === null) return this.figma.clientStorage.deleteAsync(TOKEN_KEY);
-        await this.figma.clientStorage.setAsync(TOKEN_SERVER_KEY, message.helperUrl);
+        // For the server this build talks to: a message cannot send the token's next use elsewhere.
+        await this.figma.clientStorage.setAsync(TOKEN_SERVER_KEY, this.options.helperUrl);
         return this.figma.clientStorage.setAsync(TOKEN_KEY, message.token);
       case 'export':
         return this.answer(message, () => exportFrames(this.figma, message));
