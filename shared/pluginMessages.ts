@@ -83,8 +83,11 @@ export const uiToMainMessageSchema = z.discriminatedUnion('type', [
   /** Make this selected frame the content (the others become the styles). */
   z.object({ type: z.literal('set-content'), frameId: nodeIdSchema }),
   z.object({ type: z.literal('save-settings'), settings: panelSettingsSchema }),
-  /** A token the server at `helperUrl` took (kept with that server's URL, so that no other server ever gets it); null forgets it. */
-  z.object({ type: z.literal('save-token'), helperUrl: z.url(), token: pairingTokenSchema.nullable() }),
+  /**
+   * A token the server took; null forgets it. The main thread keeps it with the server it named in `init` (the one it
+   * was built for), so that no other server ever gets it: the panel does not say which server it is for.
+   */
+  z.object({ type: z.literal('save-token'), token: pairingTokenSchema.nullable() }),
   /**
    * Export the frames as PNG: the content with the long side `size`, each style with `styleSize` (the brush size
    * times the output's, so that the helper need not enlarge it); answered by `exported` or `failed`.

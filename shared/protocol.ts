@@ -186,6 +186,13 @@ export type CreateJobResponse = z.infer<typeof createJobResponseSchema>;
 export const jobStateSchema = z.enum(['queued', 'running', 'done', 'failed', 'canceled']);
 export type JobState = z.infer<typeof jobStateSchema>;
 
+/** The states a job does not leave: a client stops polling it there. */
+export const FINISHED_JOB_STATES: ReadonlySet<JobState> = new Set(['done', 'failed', 'canceled']);
+
+export function isFinishedJobState(state: JobState): boolean {
+  return FINISHED_JOB_STATES.has(state);
+}
+
 /** A job's progress is the engine's own record (shared/stylizeProgress.ts), passed on as it is. */
 export const jobProgressSchema = stylizeProgressSchema;
 export type JobProgress = StylizeProgress;

@@ -1,7 +1,8 @@
 import { readFile, mkdir, writeFile } from 'node:fs/promises';
 import { basename, extname, join, resolve } from 'node:path';
 import { fetchTransport, HelperClient, HelperError, HelperUnreachableError } from '../../shared/helperClient.js';
-import type { JobStatus } from '../../shared/protocol.js';
+import { isFinishedJobState, type JobStatus } from '../../shared/protocol.js';
+import { BatchSubmission } from './batchSubmission.js';
 import { OPTION_FLAG_CONFIG, parseOptionFlags } from './jobArgs.js';
 import { ProgressBar, progressModeFor } from './progressBar.js';
 import { parseCommandArgs } from './teamArgs.js';
@@ -27,8 +28,9 @@ interface BatchItem {
 
 /**
  * gramstyle batch --server URL --token T <style> <content>… -o DIR [options]: many content images against one style
- * on a helper or a team's gateway, queued in one request (the gateway's workers on every host take its jobs), with one
- * progress bar over all of them. Each result is written to DIR as the content's name with .png. Ctrl-C cancels the
+ * on a helper or a team's gateway, queued in chunks that the user's quota takes (batchSubmission.ts; the gateway's
+ * workers on every host take the jobs), with one progress bar over all of them. A job that restarted on another
+ * worker gets a line of its own. Each result is written to DIR as the content's name with .png. Ctrl-C cancels the
  * jobs not finished. Exit 1 when any job failed.
  */
 export async function batchCommand(argv: readonly string[], signal: AbortSignal): Promise<number> {
@@ -52,33 +54,44 @@ export async function batchCommand(argv: readonly string[], signal: AbortSignal)
 
   const client = new HelperClient(fetchTransport(server!));
   client.token = token!;
-  const ids = await client.createBatch({ contents: contents.map(base64), style: base64(style!), options }).catch((error: unknown) => {
-    throw new Error(`the server refused the batch: ${describe(error, server!)}`);
-  });
-  ids.forEach((id, index) => (items[index]!.id = id));
+  const submission = new BatchSubmission(client, { style: base64(style!), options });
+  const contentImages = contents.map(base64);
+  const stderr = process.stderr;
+  // The first chunk before anything is written: a server that refuses it (a bad token) leaves no folder behind.
+  await submitMore(items, contentImages, submission, server!, stderr);
   await mkdir(outputDir, { recursive: true });
 
-  const stderr = process.stderr;
   const bar = new ProgressBar(stderr, progressModeFor(stderr, false), `batch of ${items.length}`);
+  const submitted = (): BatchItem[] => items.filter((item) => item.id !== '');
   const cancelAll = (): Promise<unknown> =>
-    Promise.allSettled(items.filter((item) => !isFinished(item.status)).map((item) => client.cancel(item.id)));
+    Promise.allSettled(submitted().filter((item) => !isFinished(item.status)).map((item) => client.cancel(item.id)));
   signal.addEventListener('abort', () => void cancelAll(), { once: true });
   try {
     while (!items.every((item) => isFinished(item.status))) {
       signal.throwIfAborted();
-      for (const item of items.filter((each) => !isFinished(each.status))) {
-        item.status = await client.jobStatus(item.id);
-        if (item.status.status === 'done') {
+      for (const item of submitted().filter((each) => !isFinished(each.status))) {
+        // The batch shows no previews: it asks only for one past the job's last iteration, so that no poll carries one.
+        const status = await client.jobStatus(item.id, options.iterations);
+        if (status.restarts > (item.status?.restarts ?? 0)) {
+          bar.finish(); // a line of its own, not into the bar
+          stderr.write(`gramstyle: ${item.contentPath}: restarted on another worker (the one running it stopped)\n`);
+        }
+        item.status = status;
+        if (status.status === 'done') {
           await writeFile(item.outputPath, await client.result(item.id));
           item.written = true;
         }
       }
-      bar.update(...overallProgress(items));
-      if (!items.every((item) => isFinished(item.status))) await sleep(POLL_MS, signal);
+      bar.update(...overallProgress(items, options.iterations));
+      if (items.every((item) => isFinished(item.status))) break;
+      // The rest of a batch larger than the server's quota goes as its jobs start.
+      await submitMore(items, contentImages, submission, server!, stderr);
+      await sleep(POLL_MS, signal);
     }
   } catch (error) {
-    if (signal.aborted) await cancelAll();
-    throw signal.aborted ? error : new Error(`lost the batch: ${describe(error, server!)}`);
+    // Jobs already queued would run for no one: the command stops here.
+    await cancelAll();
+    throw signal.aborted || error instanceof BatchRefusedError ? error : new Error(`lost the batch: ${describe(error, server!)}`);
   } finally {
     bar.finish();
   }
@@ -114,16 +127,47 @@ async function readImageFile(path: string): Promise<Buffer> {
 }
 
 function isFinished(status: JobStatus | null): boolean {
-  return status !== null && ['done', 'failed', 'canceled'].includes(status.status);
+  return status !== null && isFinishedJobState(status.status);
 }
 
-/** Iterations of all jobs done and to do, and a line of counts: the one bar over the whole batch. */
-function overallProgress(items: readonly BatchItem[]): [done: number, total: number, detail: string] {
+/** The server refused a chunk of the batch for another reason than its quota. */
+class BatchRefusedError extends Error {}
+
+/** Queues the next of the batch's images the server has room for, if any are left to send. */
+async function submitMore(
+  items: readonly BatchItem[],
+  contentImages: readonly string[],
+  submission: BatchSubmission,
+  server: string,
+  stderr: NodeJS.WriteStream,
+): Promise<void> {
+  const unsent = items.flatMap((item, index) => (item.id === '' ? [index] : []));
+  if (unsent.length === 0) return;
+  const waiting = items.filter((item) => item.id !== '' && (item.status === null || item.status.status === 'queued')).length;
+  const hadRefusal = submission.refusal !== null;
+  const ids = await submission.next(unsent.map((index) => contentImages[index]!), waiting).catch((error: unknown) => {
+    throw new BatchRefusedError(`the server refused the batch: ${describe(error, server)}`);
+  });
+  ids.forEach((id, position) => (items[unsent[position]!]!.id = id));
+  if (!hadRefusal && submission.refusal !== null) {
+    stderr.write(`gramstyle: the server takes no more jobs for now (${submission.refusal}); sending the rest as jobs start\n`);
+  }
+}
+
+/**
+ * Iterations of all jobs done and to do (`iterations` each for those not sent yet), and a line of counts: the one
+ * bar over the whole batch.
+ */
+function overallProgress(items: readonly BatchItem[], iterations: number): [done: number, total: number, detail: string] {
   let done = 0;
   let total = 0;
-  const counts = { done: 0, running: 0, queued: 0, failed: 0, canceled: 0 };
-  for (const { status } of items) {
-    if (!status) continue;
+  const counts = { done: 0, running: 0, queued: 0, failed: 0, canceled: 0, unsent: 0 };
+  for (const { id, status } of items) {
+    if (!status) {
+      total += iterations;
+      if (id === '') counts.unsent += 1;
+      continue;
+    }
     total += status.progress.total;
     done += status.status === 'done' ? status.progress.total : status.progress.iteration;
     counts[status.status] += 1;

@@ -98,6 +98,10 @@ export class HelperConnection {
     this.onChange();
   }
 
+  /**
+   * A helper that is starting cannot take a job yet. A gateway that is starting has no worker ready yet, but takes
+   * jobs all the same: they wait in its queue until a worker comes online.
+   */
   private async judge(health: Health, verifyToken: boolean): Promise<Connection> {
     if (health.status === 'error') {
       return { kind: 'broken', message: health.details?.message ?? 'The helper could not start its engine.' };
@@ -105,7 +109,7 @@ export class HelperConnection {
     const { token } = this.client;
     if (!token) return { kind: 'needs-pairing', refused: false };
     if (verifyToken && !(await this.client.tokenAccepted(token))) return { kind: 'needs-pairing', refused: true };
-    return health.status === 'starting' ? { kind: 'starting', health } : { kind: 'connected', health };
+    return health.status === 'starting' && health.role !== 'gateway' ? { kind: 'starting', health } : { kind: 'connected', health };
   }
 
   private schedule(delay: number): void {

@@ -82,7 +82,7 @@ export class Panel {
     token.removeAttribute('aria-invalid');
     const outcome = await this.connection.pair(parsed.data);
     if (outcome.kind === 'connected' || outcome.kind === 'starting') {
-      this.bridge.post({ type: 'save-token', helperUrl: this.server, token: parsed.data });
+      this.bridge.post({ type: 'save-token', token: parsed.data });
       token.value = '';
       this.view.el.stylize.focus();
     } else if (outcome.kind === 'needs-pairing') {

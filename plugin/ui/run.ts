@@ -44,6 +44,8 @@ export interface RowPicture extends RunPicture {
 }
 
 export const RESTARTED_MESSAGE = 'The helper restarted, and the job it was running was lost. Press Stylize to run it again.';
+/** A team server's job whose worker stopped: the gateway gave it to another worker, which runs it from the start. */
+export const RESTARTED_ON_WORKER_MESSAGE = 'Restarted on another worker: the one running the job stopped, so it starts over.';
 
 /** An error whose message is meant for the user as it is. */
 class RunError extends Error {}
@@ -65,6 +67,8 @@ export class StylizeRun {
   row: Array<RowPicture | null> = [];
   insertedName: string | null = null;
   error: string | null = null;
+  /** How many times the job started over on another worker (a team server's; see JobStatus.restarts). */
+  restarts = 0;
   private jobId: string | null = null;
   private readonly canceled = new AbortController();
 
@@ -169,8 +173,17 @@ export class StylizeRun {
       if (!status || this.isCanceled()) return null;
       this.queuePosition = status.queuePosition;
       this.progress = status.progress;
-      // A preview the panel already shows is not decoded again.
-      if (status.preview && status.preview.iteration !== this.picture?.iteration) {
+      if (status.restarts > this.restarts) {
+        // The previews were of the run that stopped; the new one's start from the first iteration again, which
+        // previewAfter would hold back until they passed the old ones.
+        this.restarts = status.restarts;
+        this.picture = null;
+        this.row = [];
+      }
+      // A preview the panel already shows is not decoded again. After a restart, one ahead of the job's progress is
+      // the stopped worker's, still served until the new worker writes its first.
+      const stale = this.restarts > 0 && status.preview !== null && status.preview.iteration > status.progress.iteration;
+      if (status.preview && !stale && status.preview.iteration !== this.picture?.iteration) {
         const { png, iteration, width, height } = status.preview;
         this.picture = { url: pngDataUrl(png), iteration, width, height };
         if (this.kind === 'strength-row') this.showInRow(this.picture);

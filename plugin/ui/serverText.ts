@@ -9,6 +9,9 @@ export const PAIR_COMMAND = 'gramstyle pair';
 /** Where a team server's users get their token (see the README's "Team mode"). */
 export const TEAM_TOKEN_HELP = 'Ask whoever runs the team server for your personal token: gramstyle users add prints it.';
 
+/** A team server with no worker ready: it takes jobs all the same, and keeps them queued until a worker is. */
+export const NO_WORKER_YET = 'no worker online yet: jobs wait in the queue';
+
 /** The server the panel talks to, as the view shows it. */
 export interface ServerShown {
   /** Host and port, e.g. style.example.com or localhost:7415. */
@@ -69,7 +72,7 @@ function describeTeamConnection(connection: Connection, host: string): { title: 
       return { title: 'Looking for the team server…', detail: null };
     case 'connected': {
       const { user, workers } = connection.health.details ?? { user: null, workers: null };
-      const taking = workers === null ? null : workers === 0 ? 'no worker yet: jobs wait for one' : `${workers} worker${workers === 1 ? '' : 's'}`;
+      const taking = workers === null ? null : workers === 0 ? NO_WORKER_YET : `${workers} worker${workers === 1 ? '' : 's'}`;
       return { title: 'Connected to the team server', detail: [user, taking].filter(Boolean).join(' · ') || null };
     }
     case 'unreachable':

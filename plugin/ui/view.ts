@@ -1,7 +1,7 @@
 import type { Connection } from './connection.js';
 import { describeConnection, NETWORK_HELP, PAIR_COMMAND, type ServerShown, START_COMMAND, START_NOTE, TEAM_TOKEN_HELP } from './serverText.js';
 import { formatDimensions, formatEta } from './format.js';
-import type { StylizeRun } from './run.js';
+import { RESTARTED_ON_WORKER_MESSAGE, type StylizeRun } from './run.js';
 
 /** The panel's DOM: it finds the elements once and writes state into them; it decides nothing. */
 export class PanelView {
@@ -69,7 +69,7 @@ export class PanelView {
     el.progress.hidden = !showProgress;
     if (showProgress && run) this.renderProgress(run, plannedIterations);
     // While the bar shows, its label says it all.
-    el.runStatus.textContent = showProgress ? '' : run ? stageText(run) : (blocker ?? '');
+    el.runStatus.textContent = showProgress ? restartText(run) : run ? stageText(run) : (blocker ?? '');
     el.runError.hidden = !run?.error;
     el.runError.textContent = run?.error ?? '';
 
@@ -144,9 +144,17 @@ export class PanelView {
   }
 }
 
+/** Beside the progress bar: that the job started over on another worker, if it did. */
+function restartText(run: StylizeRun | null): string {
+  return run && run.restarts > 0 && run.active ? RESTARTED_ON_WORKER_MESSAGE : '';
+}
+
 function rowStatusText(row: StylizeRun): string {
   switch (row.stage) {
+    case 'queued':
     case 'running': {
+      if (row.restarts > 0) return RESTARTED_ON_WORKER_MESSAGE;
+      if (row.stage === 'queued') return stageText(row);
       const { iteration, total, etaMs } = row.progress ?? { iteration: 0, total: 1, etaMs: null };
       return `Previewing… ${Math.round((100 * iteration) / total)} % · ${formatEta(etaMs)}`;
     }

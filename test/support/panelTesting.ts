@@ -18,7 +18,7 @@ export const screenshotDir = join(projectRoot, 'test-output');
 export const PANEL_TOKEN = 'c0ffee'.repeat(10) + 'c0ff';
 
 /** The built panel, as Figma gets it from manifest.json's `ui`. */
-function readBuiltPanel(): Promise<string> {
+export function readBuiltPanel(): Promise<string> {
   return readFile(join(projectRoot, 'dist', 'plugin', 'ui.html'), 'utf8');
 }
 
