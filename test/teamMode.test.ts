@@ -213,9 +213,13 @@ describe('team mode: a gateway, two workers and Redis', () => {
   });
 
   it('refuses to listen beyond loopback without TLS; listens there with a certificate', async () => {
-    const bare = await team.cli.run(['gateway', '--redis', team.redis.url, '--host', '0.0.0.0', '--port', '0']);
+    const bare = await team.cli.run(['gateway', '--redis', team.redis.url, '--host', '0.0.0.0', '--port', '0', '--public-name', PUBLIC_NAME]);
     expect(bare.code).toBe(2);
     expect(bare.stderr).toMatch(/refusing to listen on 0\.0\.0\.0 without TLS/);
+    // Without the name people reach it by, every request from another machine would be refused for its Host header.
+    const nameless = await team.cli.run(['gateway', '--redis', team.redis.url, '--host', '0.0.0.0', '--port', '0', '--behind-proxy']);
+    expect(nameless.code).toBe(2);
+    expect(nameless.stderr).toMatch(/refusing to listen on 0\.0\.0\.0 without --public-name/);
 
     const dir = await mkdtemp(join(tmpdir(), 'gramstyle-tls-'));
     const [certPath, keyPath] = [join(dir, 'cert.pem'), join(dir, 'key.pem')];
@@ -223,7 +227,8 @@ describe('team mode: a gateway, two workers and Redis', () => {
       'req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '1',
       '-subj', '/CN=localhost', '-addext', 'subjectAltName=DNS:localhost,IP:127.0.0.1', '-keyout', keyPath, '-out', certPath,
     ]);
-    const tls = await startGatewayProcess(team.cli, team.redis.url, ['--host', '0.0.0.0', '--tls-cert', certPath, '--tls-key', keyPath]);
+    const tlsArgs = ['--host', '0.0.0.0', '--public-name', PUBLIC_NAME, '--tls-cert', certPath, '--tls-key', keyPath];
+    const tls = await startGatewayProcess(team.cli, team.redis.url, tlsArgs);
     try {
       expect(tls.url).toMatch(/^https:\/\/0\.0\.0\.0:\d+$/);
       const ca = await readFile(certPath);
