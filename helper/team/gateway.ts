@@ -11,7 +11,7 @@ import { loopbackHosts } from '../server/security.js';
 import { gramstyleVersion } from '../version.js';
 import { RedisBlobStore } from './blobStore.js';
 import { connectRedis, isRedisUnreachable } from './redisConnection.js';
-import { TeamJobQueue } from './teamJobQueue.js';
+import { TeamJobQueue, UnknownUserError } from './teamJobQueue.js';
 import { UserDirectory } from './userDirectory.js';
 import { WorkerRegistry } from './workerRegistry.js';
 
@@ -71,7 +71,8 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
   }
   server.on('error', (error) => log(`server error: ${error.message}`));
   const port = (server.address() as AddressInfo).port;
-  const queue = new TeamJobQueue(redis, new RedisBlobStore(redis), {
+  const users = new UserDirectory(redis);
+  const queue = new TeamJobQueue(redis, new RedisBlobStore(redis), users, {
     maxWaitingPerUser: options.maxWaitingPerUser ?? 32,
     maxWaitMs: options.maxWaitMs ?? 24 * 60 * 60_000,
     keepFinishedMs: options.keepFinishedMs ?? 30 * 60_000,
@@ -82,15 +83,16 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
     version: gramstyleVersion(),
     instanceId: randomUUID(),
     allowedHosts: [...loopbackHosts(port), ...publicHosts(options.publicName, port)],
-    authenticator: new UserDirectory(redis).authenticator(),
+    authenticator: users.authenticator(),
     engine: new WorkerRegistry(redis),
     queue,
     bodyLimitBytes: options.bodyLimitBytes ?? 128 * 1024 * 1024, // a batch carries many images
     log,
-    answerFor: (error) =>
-      isRedisUnreachable(error)
-        ? new HttpError(503, 'not-ready', 'the gateway cannot reach its Redis now; try again shortly')
-        : null,
+    answerFor: (error) => {
+      if (isRedisUnreachable(error)) return new HttpError(503, 'not-ready', 'the gateway cannot reach its Redis now; try again shortly');
+      if (error instanceof UnknownUserError) return new HttpError(401, 'unauthorized', `${error.message}: your token was revoked`);
+      return null;
+    },
   });
   server.on('request', app);
   const scheme = options.tls ? 'https' : 'http';
