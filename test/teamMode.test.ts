@@ -11,15 +11,18 @@ import { outputSize } from '../helper/imageio/index.js';
 import { healthSchema, type JobStatus } from '../shared/protocol.js';
 import { expectError, rawRequest } from './support/helperClient.js';
 import { teamCluster } from './support/teamCluster.js';
+import { describeCancelAndOwnership } from './team/cancelAndOwnership.js';
 import { describeCreativeJobs } from './team/creativeJobs.js';
+import { describeQueueOrder } from './team/queueOrder.js';
 import { describeTeamPlugin } from './team/teamPlugin.js';
+import { describeWorkerRestart } from './team/workerRestart.js';
 import { jobsTakenBy, startGatewayProcess } from './support/teamProcesses.js';
 
 /**
  * Team mode with real parts, all started here (test/support/teamCluster.ts): Debian's redis-server, the real
  * `gramstyle gateway`, and two `gramstyle worker` processes running the real engine with the real VGG-19 weights, at
- * 64 px. The file shares them across its tests, with those of test/team/ (the kill -9 test comes last: it leaves one
- * worker).
+ * 64 px. The file shares them across its tests, with those of test/team/ (the kill -9 test leaves one worker, for
+ * the tests of the queue's order that follow it).
  */
 
 const QUOTA = 4;
@@ -31,6 +34,7 @@ const { as, job, workerOf, waitUntilRunning, addUser, tokens } = team;
 // Before the tests below: the last of them leaves one worker.
 describeCreativeJobs(team);
 describeTeamPlugin(team);
+describeCancelAndOwnership(team);
 
 describe('team mode: a gateway, two workers and Redis', () => {
   it('says it is a gateway with two workers, and whose token it is', async () => {
@@ -64,7 +68,7 @@ describe('team mode: a gateway, two workers and Redis', () => {
       expect(statuses.at(-1)!.restarts).toBe(0);
     }
 
-    // Bob's one job ran before Alice's third: each job's priority grows with its user's waiting jobs.
+    // Bob's one job ran before Alice's third: each job's priority grows with its user's jobs ahead of it.
     const takenInOrder = team.workers
       .flatMap((worker) => [...worker.log().matchAll(/^(\S+) took job (\S+)/gm)].map((match) => ({ at: match[1]!, id: match[2]! })))
       .sort((a, b) => a.at.localeCompare(b.at))
@@ -97,7 +101,8 @@ describe('team mode: a gateway, two workers and Redis', () => {
     expect(aliceWorker).toBeDefined();
     expect(bobWorker).not.toBe(aliceWorker);
 
-    // Both workers are busy: what is queued now waits. Bob's is first; Carol sees her places counted after it.
+    // Both workers are busy: what is queued now waits. Bob has a job running and Carol none: her first goes first,
+    // Bob's next, then Carol's others.
     const bobWaiting = await bob.submitOk(job(team.images.content, 4));
     const carolBatch = await carol.fetch('/v1/batches', {
       method: 'POST',
@@ -105,8 +110,8 @@ describe('team mode: a gateway, two workers and Redis', () => {
     });
     expect(carolBatch.status).toBe(202);
     const carolJobs = ((await carolBatch.json()) as { jobs: string[] }).jobs;
-    expect((await bob.status(bobWaiting)).queuePosition).toBe(1);
-    expect(await Promise.all(carolJobs.map(async (id) => (await carol.status(id)).queuePosition))).toEqual([2, 3, 4, 5]);
+    expect((await bob.status(bobWaiting)).queuePosition).toBe(2);
+    expect(await Promise.all(carolJobs.map(async (id) => (await carol.status(id)).queuePosition))).toEqual([1, 3, 4, 5]);
     // Carol is at her quota of waiting jobs: one more is refused, and so is a batch that would pass it.
     await expectError(await carol.submit(job(team.images.content, 4)), 429, 'queue-full', /you have 4 jobs waiting and may have at most 4/);
     expect((await alice.fetch('/v1/batches', {
@@ -213,9 +218,13 @@ describe('team mode: a gateway, two workers and Redis', () => {
   });
 
   it('refuses to listen beyond loopback without TLS; listens there with a certificate', async () => {
-    const bare = await team.cli.run(['gateway', '--redis', team.redis.url, '--host', '0.0.0.0', '--port', '0']);
+    const bare = await team.cli.run(['gateway', '--redis', team.redis.url, '--host', '0.0.0.0', '--port', '0', '--public-name', PUBLIC_NAME]);
     expect(bare.code).toBe(2);
     expect(bare.stderr).toMatch(/refusing to listen on 0\.0\.0\.0 without TLS/);
+    // Without the name people reach it by, every request from another machine would be refused for its Host header.
+    const nameless = await team.cli.run(['gateway', '--redis', team.redis.url, '--host', '0.0.0.0', '--port', '0', '--behind-proxy']);
+    expect(nameless.code).toBe(2);
+    expect(nameless.stderr).toMatch(/refusing to listen on 0\.0\.0\.0 without --public-name/);
 
     const dir = await mkdtemp(join(tmpdir(), 'gramstyle-tls-'));
     const [certPath, keyPath] = [join(dir, 'cert.pem'), join(dir, 'key.pem')];
@@ -223,7 +232,8 @@ describe('team mode: a gateway, two workers and Redis', () => {
       'req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '1',
       '-subj', '/CN=localhost', '-addext', 'subjectAltName=DNS:localhost,IP:127.0.0.1', '-keyout', keyPath, '-out', certPath,
     ]);
-    const tls = await startGatewayProcess(team.cli, team.redis.url, ['--host', '0.0.0.0', '--tls-cert', certPath, '--tls-key', keyPath]);
+    const tlsArgs = ['--host', '0.0.0.0', '--public-name', PUBLIC_NAME, '--tls-cert', certPath, '--tls-key', keyPath];
+    const tls = await startGatewayProcess(team.cli, team.redis.url, tlsArgs);
     try {
       expect(tls.url).toMatch(/^https:\/\/0\.0\.0\.0:\d+$/);
       const ca = await readFile(certPath);
@@ -242,21 +252,8 @@ describe('team mode: a gateway, two workers and Redis', () => {
       await rm(dir, { recursive: true, force: true });
     }
   });
-
-  it('runs a job again on the other worker when the one running it is killed (kill -9), and says it restarted', async () => {
-    const carol = as('carol');
-    const id = await carol.submitOk(job(team.images.content, 40));
-    await waitUntilRunning(carol, id);
-    const victim = workerOf(id)!;
-    const survivor = team.workers.find((worker) => worker !== victim)!;
-    await victim.kill();
-
-    const statuses = await carol.pollUntil(id, (status) => ['done', 'failed', 'canceled'].includes(status.status), 180_000);
-    const last = statuses.at(-1)!;
-    expect(last.status, JSON.stringify(last.error)).toBe('done');
-    expect(last.restarts).toBe(1);
-    expect(survivor.log()).toMatch(new RegExp(`took job ${id} of carol \\(restarted: its worker stopped 1×\\)`));
-    const png = Buffer.from(await (await carol.fetch(`/v1/jobs/${id}/result`)).arrayBuffer());
-    expect((await sharp(png).metadata()).width).toBe(64);
-  });
 });
+
+// Last: the kill -9 test leaves one worker, for the tests of the queue's order.
+describeWorkerRestart(team);
+describeQueueOrder(team);

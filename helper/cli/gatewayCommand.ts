@@ -1,5 +1,5 @@
 import { DEFAULT_GATEWAY_PORT } from '../../shared/protocol.js';
-import { ExposureError, startGateway } from '../team/gateway.js';
+import { ExposureError, exposureProblems, startGateway } from '../team/gateway.js';
 import { parsePort, parseWholeNumber } from './jobArgs.js';
 import { untilStopped } from './serveCommand.js';
 import { parseCommandArgs, REDIS_FLAG, redisUrlFrom } from './teamArgs.js';
@@ -39,17 +39,21 @@ export async function gatewayCommand(argv: readonly string[], signal: AbortSigna
   if (publicName !== undefined && !/^[a-z0-9.-]+(:\d+)?$/i.test(publicName)) {
     problems.push(`--public-name: expected a host name such as style.example.com, got "${publicName}"`);
   }
+  const host = values.host ?? '127.0.0.1';
+  const tls = certPath && keyPath ? { certPath, keyPath } : undefined;
+  const behindProxy = values['behind-proxy'] === true;
+  problems.push(...exposureProblems({ host, tls, behindProxy, publicName }));
   if (problems.length > 0) throw new UsageError(problems);
 
   let gateway;
   try {
     gateway = await startGateway({
       redisUrl,
-      host: values.host ?? '127.0.0.1',
+      host,
       port: port!,
       publicName,
-      tls: certPath && keyPath ? { certPath, keyPath } : undefined,
-      behindProxy: values['behind-proxy'] === true,
+      tls,
+      behindProxy,
       maxWaitingPerUser: maxWaiting!,
       keepFinishedMs: keepMinutes! * 60_000,
     });

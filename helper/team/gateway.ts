@@ -11,7 +11,7 @@ import { loopbackHosts } from '../server/security.js';
 import { gramstyleVersion } from '../version.js';
 import { RedisBlobStore } from './blobStore.js';
 import { connectRedis, isRedisUnreachable } from './redisConnection.js';
-import { TeamJobQueue } from './teamJobQueue.js';
+import { TeamJobQueue, UnknownUserError } from './teamJobQueue.js';
 import { UserDirectory } from './userDirectory.js';
 import { WorkerRegistry } from './workerRegistry.js';
 
@@ -40,7 +40,10 @@ export interface RunningGateway {
   close(): Promise<void>;
 }
 
-/** The gateway would listen where others can reach it, in plain HTTP: tokens and images would cross the network bare. */
+/**
+ * The gateway would listen where others can reach it in a way that cannot work or is unsafe: in plain HTTP (tokens and
+ * images would cross the network bare), or without the name people reach it by (every request would be refused).
+ */
 export class ExposureError extends Error {}
 
 const LOOPBACK_ADDRESSES = new Set(['127.0.0.1', 'localhost', '::1']);
@@ -56,13 +59,8 @@ export function isLoopbackAddress(host: string): boolean {
 export async function startGateway(options: GatewayOptions): Promise<RunningGateway> {
   const log = options.log ?? ((line: string) => console.log(`${new Date().toISOString()} ${line}`));
   const host = options.host ?? '127.0.0.1';
-  if (!isLoopbackAddress(host) && !options.tls && !options.behindProxy) {
-    throw new ExposureError(
-      `refusing to listen on ${host} without TLS: tokens and images would cross the network in the clear. ` +
-        'Give --tls-cert FILE --tls-key FILE, or put a TLS proxy in front and say --behind-proxy (see the README), ' +
-        'or listen on 127.0.0.1',
-    );
-  }
+  const problems = exposureProblems({ ...options, host });
+  if (problems.length > 0) throw new ExposureError(problems.join('\n'));
   const server: Server = options.tls ? createHttpsServer(readTls(options.tls)) : createHttpServer();
   const redis = await connectRedis(options.redisUrl, { failFast: true });
   try {
@@ -73,7 +71,8 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
   }
   server.on('error', (error) => log(`server error: ${error.message}`));
   const port = (server.address() as AddressInfo).port;
-  const queue = new TeamJobQueue(redis, new RedisBlobStore(redis), {
+  const users = new UserDirectory(redis);
+  const queue = new TeamJobQueue(redis, new RedisBlobStore(redis), users, {
     maxWaitingPerUser: options.maxWaitingPerUser ?? 32,
     maxWaitMs: options.maxWaitMs ?? 24 * 60 * 60_000,
     keepFinishedMs: options.keepFinishedMs ?? 30 * 60_000,
@@ -84,15 +83,16 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
     version: gramstyleVersion(),
     instanceId: randomUUID(),
     allowedHosts: [...loopbackHosts(port), ...publicHosts(options.publicName, port)],
-    authenticator: new UserDirectory(redis).authenticator(),
+    authenticator: users.authenticator(),
     engine: new WorkerRegistry(redis),
     queue,
     bodyLimitBytes: options.bodyLimitBytes ?? 128 * 1024 * 1024, // a batch carries many images
     log,
-    answerFor: (error) =>
-      isRedisUnreachable(error)
-        ? new HttpError(503, 'not-ready', 'the gateway cannot reach its Redis now; try again shortly')
-        : null,
+    answerFor: (error) => {
+      if (isRedisUnreachable(error)) return new HttpError(503, 'not-ready', 'the gateway cannot reach its Redis now; try again shortly');
+      if (error instanceof UnknownUserError) return new HttpError(401, 'unauthorized', `${error.message}: your token was revoked`);
+      return null;
+    },
   });
   server.on('request', app);
   const scheme = options.tls ? 'https' : 'http';
@@ -108,6 +108,31 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
       await redis.quit().catch(() => {});
     },
   };
+}
+
+/**
+ * What is wrong with listening on options.host (none on loopback): beyond it, the gateway needs TLS (its own or a
+ * proxy's) and the public name, since requests with any other Host header are refused (DNS rebinding).
+ */
+export function exposureProblems(options: Pick<GatewayOptions, 'host' | 'tls' | 'behindProxy' | 'publicName'>): string[] {
+  const host = options.host ?? '127.0.0.1';
+  if (isLoopbackAddress(host)) return [];
+  const problems: string[] = [];
+  if (!options.tls && !options.behindProxy) {
+    problems.push(
+      `refusing to listen on ${host} without TLS: tokens and images would cross the network in the clear. ` +
+        'Give --tls-cert FILE --tls-key FILE, or put a TLS proxy in front and say --behind-proxy (see the README), ' +
+        'or listen on 127.0.0.1',
+    );
+  }
+  if (!options.publicName) {
+    problems.push(
+      `refusing to listen on ${host} without --public-name: requests are answered only when their Host header names ` +
+        'the gateway, so every request from another machine would be refused (403). Give --public-name with the name ' +
+        'people reach it by (style.example.com)',
+    );
+  }
+  return problems;
 }
 
 /** The Host headers of requests addressed to the public name: as given, and with our port unless it names one. */

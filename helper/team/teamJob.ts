@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { strengthRowResultSchema } from '../../shared/protocol.js';
 import { stylizeOptionsSchema } from '../../shared/stylizeOptions.js';
+import { stylizeProgressSchema } from '../../shared/stylizeProgress.js';
 import { decodeImage, encodePng } from '../imageio/index.js';
 import { styleImageLabel } from '../engine/styleTargets.js';
 import type { RgbImage } from '../engine/rgbImage.js';
@@ -23,7 +24,10 @@ const teamJobKindSchema = z.discriminatedUnion('kind', [
  */
 export const teamJobDataSchema = teamJobKindSchema.and(
   z.object({
-    owner: z.string(),
+    /** The owner's stable id (UserDirectory): whose job it is. */
+    ownerId: z.string(),
+    /** The owner's name, for logs. */
+    ownerName: z.string(),
     content: z.string(),
     styles: z.array(z.object({ blob: z.string(), weight: z.number().min(0), key: z.string() })).min(1),
     options: stylizeOptionsSchema,
@@ -32,6 +36,23 @@ export const teamJobDataSchema = teamJobKindSchema.and(
   }),
 );
 export type TeamJobData = z.infer<typeof teamJobDataSchema>;
+
+/** Whose job it is: the user's stable id and their name. */
+export interface JobOwner {
+  readonly id: string;
+  readonly name: string;
+}
+
+/**
+ * A job's BullMQ progress: the engine's record, tagged with the attempt that wrote it (BullMQ's attemptsStarted), so
+ * that the gateway shows nothing a worker that lost the job (killed, or cut off from Redis) wrote; null when the
+ * attempt has not run an iteration yet. Previews carry their attempt in their meta the same way.
+ */
+export const attemptProgressSchema = z.object({
+  attempt: z.number().int().min(1),
+  progress: stylizeProgressSchema.nullable(),
+});
+export type AttemptProgress = z.infer<typeof attemptProgressSchema>;
 
 /** The prepared images go in as PNG: lossless, and a third of the raw pixels or less. */
 async function putImage(store: BlobStore, name: string, image: RgbImage, ttlMs: number): Promise<void> {
@@ -42,7 +63,7 @@ async function putImage(store: BlobStore, name: string, image: RgbImage, ttlMs: 
 export async function storeJobInput(
   store: BlobStore,
   jobId: string,
-  owner: string,
+  owner: JobOwner,
   input: JobInput,
   { ttlMs, keepFinishedMs }: { ttlMs: number; keepFinishedMs: number },
 ): Promise<TeamJobData> {
@@ -53,7 +74,7 @@ export async function storeJobInput(
     ...input.styles.map(({ image }, index) => putImage(store, styles[index]!.blob, image, ttlMs)),
   ]);
   const kind = input.kind === 'strength-row' ? { kind: input.kind, strengths: [...input.strengths] } : { kind: input.kind };
-  return { ...kind, owner, content, styles, options: input.options, keepFinishedMs };
+  return { ...kind, ownerId: owner.id, ownerName: owner.name, content, styles, options: input.options, keepFinishedMs };
 }
 
 /** The job's images, back as pixels; null when they are gone (they expired before any worker was free). */

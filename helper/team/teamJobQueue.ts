@@ -2,12 +2,21 @@ import { randomUUID } from 'node:crypto';
 import { Job, Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { jobKindSchema, type JobKind, type JobState, type JobStatus } from '../../shared/protocol.js';
-import { notStartedProgress, stylizeProgressSchema } from '../../shared/stylizeProgress.js';
+import { notStartedProgress } from '../../shared/stylizeProgress.js';
 import { jobIterations, QueueFullError, type JobInput, type JobQueue, type QueueLoad, type QueuePlaces } from '../jobs/jobQueue.js';
 import type { JobResult } from '../jobs/jobResult.js';
 import type { BlobStore } from './blobStore.js';
+import { fairPriority, positionOf, rerankWaitingJobs, userJobPlaces } from './queueOrder.js';
 import { CANCEL_CHANNEL, jobBlobs, QUEUE_NAME, QUEUE_PREFIX, teamKeys } from './teamKeys.js';
-import { inputBlobNames, resultFromBlob, storeJobInput, teamJobDataSchema, type TeamJobData } from './teamJob.js';
+import {
+  attemptProgressSchema,
+  inputBlobNames,
+  type JobOwner,
+  resultFromBlob,
+  storeJobInput,
+  teamJobDataSchema,
+  type TeamJobData,
+} from './teamJob.js';
 
 export interface TeamJobQueueOptions {
   /** Jobs one user may have waiting (not yet running); more are refused (429). */
@@ -19,17 +28,22 @@ export interface TeamJobQueueOptions {
   readonly log: (line: string) => void;
 }
 
-/** BullMQ's highest priority number (the lowest priority). */
-const MAX_PRIORITY = 2 ** 21;
-
 /** BullMQ's states of a job that has not started. */
 const WAITING_STATES = new Set(['waiting', 'prioritized', 'delayed', 'waiting-children']);
 
 /** The message of a failed job that was canceled (the worker ends a canceled job by failing it with this). */
 export const CANCELED_REASON = 'canceled';
 
+/** The request's user is not (or no longer) in the user directory: revoked between their token's check and now. */
+export class UnknownUserError extends Error {}
+
+/** Finds a user's stable id by name (UserDirectory.idOf). */
+export interface UserIds {
+  idOf(name: string): Promise<string | null>;
+}
+
 interface JobRecord {
-  readonly owner: string;
+  readonly ownerId: string;
   readonly kind: JobKind;
   readonly canceled: boolean;
   readonly total: number;
@@ -38,9 +52,8 @@ interface JobRecord {
 /**
  * The gateway's queue: jobs in BullMQ on Redis, run by `gramstyle worker` processes on any number of hosts
  * (team/teamWorker.ts). The job carries its owner, options and the names of its images, which live in the blob store.
- *
- * Fairness without BullMQ Pro's groups: a job's priority number is 1 + the jobs its user already has waiting, so a
- * user's tenth job waits behind everyone's first, and one designer's batch cannot starve another's single job.
+ * Jobs belong to the owner's stable id: the app names users, this queue looks up their id on each call. The order of
+ * the waiting jobs (fair between users) is team/queueOrder.ts's.
  */
 export class TeamJobQueue implements JobQueue {
   private readonly queue: Queue;
@@ -50,15 +63,17 @@ export class TeamJobQueue implements JobQueue {
   constructor(
     private readonly redis: Redis,
     private readonly store: BlobStore,
+    private readonly users: UserIds,
     private readonly options: TeamJobQueueOptions,
   ) {
     this.queue = new Queue(QUEUE_NAME, { connection: redis, prefix: QUEUE_PREFIX });
     this.queue.on('error', (error) => options.log(`queue error: ${error.message}`));
   }
 
-  async reserve(owner: string, count: number): Promise<QueuePlaces> {
-    const waiting = await this.waitingJobsOf(owner);
-    const held = this.reserved.get(owner) ?? 0;
+  async reserve(ownerName: string, count: number): Promise<QueuePlaces> {
+    const owner = { id: await this.idOf(ownerName), name: ownerName };
+    const waiting = (await userJobPlaces(this.redis, this.queue, owner.id)).waiting.length;
+    const held = this.reserved.get(owner.id) ?? 0;
     const quota = this.options.maxWaitingPerUser;
     if (waiting + held + count > quota) {
       const asked = count > 1 ? `${count} more jobs do not fit` : 'no more fit';
@@ -67,14 +82,14 @@ export class TeamJobQueue implements JobQueue {
           'try again once some have started',
       );
     }
-    this.reserved.set(owner, held + count);
+    this.reserved.set(owner.id, held + count);
     let holding = true;
     const release = (): void => {
       if (!holding) return;
       holding = false;
-      const left = (this.reserved.get(owner) ?? count) - count;
-      if (left > 0) this.reserved.set(owner, left);
-      else this.reserved.delete(owner);
+      const left = (this.reserved.get(owner.id) ?? count) - count;
+      if (left > 0) this.reserved.set(owner.id, left);
+      else this.reserved.delete(owner.id);
     };
     return {
       submit: async (inputs) => {
@@ -90,18 +105,19 @@ export class TeamJobQueue implements JobQueue {
     };
   }
 
-  private async add(owner: string, inputs: readonly JobInput[]): Promise<string[]> {
+  private async add(owner: JobOwner, inputs: readonly JobInput[]): Promise<string[]> {
     const { maxWaitMs, keepFinishedMs } = this.options;
     const ids = inputs.map(() => randomUUID());
     const data = await Promise.all(
       inputs.map((input, index) => storeJobInput(this.store, ids[index]!, owner, input, { ttlMs: maxWaitMs, keepFinishedMs })),
     );
-    const waitingBefore = await this.waitingJobsOf(owner);
+    const places = await userJobPlaces(this.redis, this.queue, owner.id);
+    const ahead = places.running.length + places.waiting.length;
     const recordTtlMs = maxWaitMs + keepFinishedMs;
     const records = this.redis.multi();
     for (const [index, id] of ids.entries()) {
       const input = inputs[index]!;
-      const record = { owner, kind: input.kind, canceled: 0, total: jobIterations(input) };
+      const record = { ownerId: owner.id, kind: input.kind, canceled: 0, total: jobIterations(input) };
       records.hset(teamKeys.jobRecord(id), record).pexpire(teamKeys.jobRecord(id), recordTtlMs);
     }
     await records.exec();
@@ -111,7 +127,7 @@ export class TeamJobQueue implements JobQueue {
         data: data[index]!,
         opts: {
           jobId: id,
-          priority: Math.min(MAX_PRIORITY, waitingBefore + index + 1),
+          priority: fairPriority(ahead + index),
           attempts: 1,
           removeOnComplete: { age: Math.ceil(keepFinishedMs / 1000) },
           removeOnFail: { age: Math.ceil(keepFinishedMs / 1000) },
@@ -119,13 +135,17 @@ export class TeamJobQueue implements JobQueue {
       })),
     );
     // Only once BullMQ knows them: the set forgets ids whose jobs it does not find.
-    await this.redis.sadd(teamKeys.userJobs(owner), ...ids);
-    this.options.log(`${ids.length > 1 ? `${ids.length} jobs` : 'job'} of ${owner} queued: ${ids.join(', ')}`);
+    const last = await this.redis.incrby(teamKeys.jobSequence, ids.length);
+    const ranked = ids.flatMap((id, index) => [last - ids.length + 1 + index, id]);
+    await this.redis.multi().zadd(teamKeys.userJobs(owner.id), ...ranked).pexpire(teamKeys.userJobs(owner.id), recordTtlMs).exec();
+    // Another gateway may have queued or a worker started some of theirs meanwhile.
+    await rerankWaitingJobs(this.redis, this.queue, owner.id);
+    this.options.log(`${ids.length > 1 ? `${ids.length} jobs` : 'job'} of ${owner.name} queued: ${ids.join(', ')}`);
     return ids;
   }
 
-  async status(owner: string, id: string, previewAfter = -1): Promise<JobStatus | undefined> {
-    const record = await this.recordOf(owner, id);
+  async status(ownerName: string, id: string, previewAfter = -1): Promise<JobStatus | undefined> {
+    const record = await this.recordOf(ownerName, id);
     if (!record) return undefined;
     const job = await Job.fromId<TeamJobData>(this.queue, id);
     if (!job) {
@@ -134,10 +154,10 @@ export class TeamJobQueue implements JobQueue {
     }
     const bullState = await job.getState();
     const state = stateOf(bullState, record, job.failedReason);
-    const queuePosition = state === 'queued' ? await this.positionOf(id) : null;
+    const queuePosition = state === 'queued' ? await positionOf(this.redis, this.queue, id) : null;
     const status = this.statusOf(id, state, record, job, queuePosition);
     const [preview, result] = await Promise.all([
-      state === 'running' || state === 'done' ? this.previewNewerThan(id, previewAfter) : null,
+      state === 'running' || state === 'done' ? this.previewNewerThan(id, job.attemptsStarted, previewAfter) : null,
       state === 'done' ? this.store.meta(jobBlobs.result(id)) : null,
     ]);
     return {
@@ -148,14 +168,13 @@ export class TeamJobQueue implements JobQueue {
   }
 
   private statusOf(id: string, state: JobState, record: JobRecord, job: Job<TeamJobData> | null, queuePosition: number | null): JobStatus {
-    const progress = stylizeProgressSchema.safeParse(job?.progress);
     const failed = state === 'failed';
     return {
       id,
       kind: record.kind,
       status: state,
       queuePosition,
-      progress: progress.success ? progress.data : notStartedProgress(record.total),
+      progress: (state !== 'queued' && job && currentProgress(job)) || notStartedProgress(record.total),
       preview: null,
       result: null,
       error: failed ? { code: 'job-failed', message: failureMessage(job?.failedReason) } : null,
@@ -163,35 +182,39 @@ export class TeamJobQueue implements JobQueue {
     };
   }
 
-  async result(owner: string, id: string): Promise<JobResult | null | undefined> {
-    const record = await this.recordOf(owner, id);
+  async result(ownerName: string, id: string): Promise<JobResult | null | undefined> {
+    const record = await this.recordOf(ownerName, id);
     if (!record) return undefined;
-    const blob = await this.store.get(jobBlobs.result(id));
-    if (!blob) return (await this.status(owner, id)) ? null : undefined;
+    // A job canceled as it finished keeps no result (see stateOf).
+    const blob = record.canceled ? null : await this.store.get(jobBlobs.result(id));
+    if (!blob) return (await this.status(ownerName, id)) ? null : undefined;
     return resultFromBlob(record.kind, blob);
   }
 
-  async cancel(owner: string, id: string): Promise<boolean> {
-    const record = await this.recordOf(owner, id);
+  async cancel(ownerName: string, id: string): Promise<boolean> {
+    const record = await this.recordOf(ownerName, id);
     if (!record) return false;
     const job = await Job.fromId<TeamJobData>(this.queue, id);
-    if (!job || record.canceled) return true;
+    if (!job) return true;
     const state = await job.getState();
     if (state === 'completed' || state === 'failed' || state === 'unknown') return true;
-    // First the mark: a worker that takes the job from now on reads it and does not run it.
+    // First the mark: a worker that takes the job from now on reads it and does not run it; the one running it reads
+    // it with each progress write, should the message below be lost.
     await this.redis.hset(teamKeys.jobRecord(id), 'canceled', 1);
     if (WAITING_STATES.has(state)) {
       try {
         await job.remove();
-        await this.forget(owner, id, job.data);
-        this.options.log(`job ${id} of ${owner} canceled while waiting`);
+        await this.forget(record.ownerId, id, job.data);
+        await rerankWaitingJobs(this.redis, this.queue, record.ownerId);
+        this.options.log(`job ${id} of ${ownerName} canceled while waiting`);
         return true;
       } catch {
         // A worker took it meanwhile (a running job is locked): it stops it as below.
       }
     }
+    // Published again on each DELETE of a job that still runs: a worker that missed the first message hears this one.
     await this.redis.publish(CANCEL_CHANNEL, id);
-    this.options.log(`job ${id} of ${owner} canceled while running: asked its worker to stop it`);
+    this.options.log(`job ${id} of ${ownerName} canceled while running: asked its worker to stop it`);
     return true;
   }
 
@@ -205,51 +228,46 @@ export class TeamJobQueue implements JobQueue {
     await this.queue.close();
   }
 
-  private async recordOf(owner: string, id: string): Promise<JobRecord | undefined> {
-    const record = await this.redis.hgetall(teamKeys.jobRecord(id));
-    if (record.owner !== owner) return undefined;
-    return { owner, kind: jobKindSchema.parse(record.kind), canceled: record.canceled === '1', total: Number(record.total) };
+  private async idOf(ownerName: string): Promise<string> {
+    const id = await this.users.idOf(ownerName);
+    if (id === null) throw new UnknownUserError(`there is no user "${ownerName}" any more`);
+    return id;
   }
 
-  /** 1 = next to run: among everyone's waiting jobs, in the order workers take them (none of theirs is shown). */
-  private async positionOf(id: string): Promise<number | null> {
-    // Jobs a stalled worker left go back to the plain wait list, which workers empty before the prioritized jobs.
-    const [restarted, prioritized] = await Promise.all([
-      this.queue.getRanges(['wait'], 0, -1, true),
-      this.queue.getRanges(['prioritized'], 0, -1, true),
-    ]);
-    const index = [...restarted, ...prioritized].indexOf(id);
-    return index >= 0 ? index + 1 : null;
+  /** The job's record if it is the user's (by their current id: a name revoked and added again owns nothing). */
+  private async recordOf(ownerName: string, id: string): Promise<JobRecord | undefined> {
+    const [ownerId, record] = await Promise.all([this.users.idOf(ownerName), this.redis.hgetall(teamKeys.jobRecord(id))]);
+    if (ownerId === null || record.ownerId !== ownerId) return undefined;
+    return { ownerId, kind: jobKindSchema.parse(record.kind), canceled: record.canceled === '1', total: Number(record.total) };
   }
 
-  private async previewNewerThan(id: string, previewAfter: number): Promise<JobStatus['preview']> {
+  /** The preview of the job's current attempt, if newer than previewAfter; none a worker that lost the job wrote. */
+  private async previewNewerThan(id: string, attempt: number, previewAfter: number): Promise<JobStatus['preview']> {
     const meta = await this.store.meta(jobBlobs.preview(id));
-    if (!meta || meta.iteration! <= previewAfter) return null;
+    if (!meta || meta.attempt !== attempt || meta.iteration! <= previewAfter) return null;
     const blob = await this.store.get(jobBlobs.preview(id));
-    if (!blob) return null;
+    if (!blob || blob.meta.attempt !== attempt) return null;
     const { iteration, width, height } = blob.meta;
     return { iteration: iteration!, width: width!, height: height!, png: blob.bytes.toString('base64') };
   }
 
-  /** The user's waiting jobs; forgets from their set those that have finished or are gone. */
-  private async waitingJobsOf(owner: string): Promise<number> {
-    const ids = await this.redis.smembers(teamKeys.userJobs(owner));
-    const states = await Promise.all(ids.map((id) => this.queue.getJobState(id)));
-    const finished = ids.filter((_, index) => ['completed', 'failed', 'unknown'].includes(states[index]!));
-    if (finished.length > 0) await this.redis.srem(teamKeys.userJobs(owner), ...finished);
-    return states.filter((state) => WAITING_STATES.has(state)).length;
-  }
-
-  private async forget(owner: string, id: string, data: TeamJobData): Promise<void> {
+  private async forget(ownerId: string, id: string, data: TeamJobData): Promise<void> {
     await this.redis.pexpire(teamKeys.jobRecord(id), this.options.keepFinishedMs);
-    await this.redis.srem(teamKeys.userJobs(owner), id);
+    await this.redis.zrem(teamKeys.userJobs(ownerId), id);
     await this.store.delete(inputBlobNames(teamJobDataSchema.parse(data)));
   }
 }
 
+/** The progress the job's current attempt wrote; null before it wrote any (a worker that lost the job is not heard). */
+function currentProgress(job: Job<TeamJobData>): JobStatus['progress'] | null {
+  const written = attemptProgressSchema.safeParse(job.progress);
+  return written.success && written.data.attempt === job.attemptsStarted ? written.data.progress : null;
+}
+
 function stateOf(bullState: string, record: JobRecord, failedReason: string | undefined): JobState {
-  // Shown as canceled at once, as the helper does; the worker stops within one iteration.
-  if (record.canceled && bullState !== 'completed') return 'canceled';
+  // Shown as canceled at once, as the helper does; the worker stops within one iteration. A job that finished as it
+  // was canceled stays canceled: the user asked for it, and the worker keeps no result once it sees the mark.
+  if (record.canceled) return 'canceled';
   if (WAITING_STATES.has(bullState)) return 'queued';
   if (bullState === 'active') return 'running';
   if (bullState === 'completed') return 'done';

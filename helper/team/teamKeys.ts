@@ -12,14 +12,23 @@ export const QUEUE_PREFIX = `${KEY_PREFIX}:bullmq`;
 export const CANCEL_CHANNEL = `${KEY_PREFIX}:cancel`;
 
 export const teamKeys = {
-  /** Hash: user name → JSON {tokenHash, createdAt}. */
+  /** Hash: user name → JSON {id, tokenHash, createdAt}; the id is new each time the name is added. */
   users: `${KEY_PREFIX}:users`,
   /** Hash: SHA-256 of a token (hex) → user name. */
   tokens: `${KEY_PREFIX}:user-tokens`,
-  /** Hash: owner, kind, canceled, total; outlives the BullMQ job of a canceled waiting job, which is removed. */
+  /**
+   * Hash: ownerId, kind, canceled (the cancel mark, read by the worker with each progress write), total; outlives the
+   * BullMQ job of a canceled waiting job, which is removed.
+   */
   jobRecord: (jobId: string) => `${KEY_PREFIX}:job:${jobId}`,
-  /** Set of a user's job ids not yet known to be finished: their waiting jobs are counted from it. */
-  userJobs: (user: string) => `${KEY_PREFIX}:user-jobs:${user}`,
+  /**
+   * Sorted set of a user's job ids not yet known to be finished, by when they were queued (jobSequence): their
+   * waiting jobs are counted and ranked from it. Keyed by the user's id, not name: a name revoked and added again is
+   * someone else. Expires with the user's last job.
+   */
+  userJobs: (userId: string) => `${KEY_PREFIX}:user-jobs:${userId}`,
+  /** Counter: the order in which jobs were queued, across gateways. */
+  jobSequence: `${KEY_PREFIX}:job-sequence`,
   /** Sorted set: worker name → when its heartbeat expires (ms). */
   workers: `${KEY_PREFIX}:workers`,
   /** Hash: worker name → JSON of its engine report. */

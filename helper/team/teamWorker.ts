@@ -1,14 +1,12 @@
 import { hostname } from 'node:os';
-import { type Job, UnrecoverableError, Worker } from 'bullmq';
-import type { Redis } from 'ioredis';
-import type { StylizeProgress } from '../../shared/stylizeProgress.js';
+import { type Job, Queue, UnrecoverableError, Worker } from 'bullmq';
 import type { BackendChoice } from '../engine/index.js';
-import { encodePng } from '../imageio/index.js';
 import { EngineHost } from '../jobs/engineHost.js';
 import { encodeResult, resultSize } from '../jobs/jobResult.js';
-import type { EngineProgress } from '../jobs/workerMessages.js';
 import { engineHostReport } from '../server/engineReport.js';
+import { clearEarlierAttempt, previewWriter, progressWriter } from './attemptWriters.js';
 import { RedisBlobStore } from './blobStore.js';
+import { rerankWaitingJobs } from './queueOrder.js';
 import { connectRedis } from './redisConnection.js';
 import { CANCEL_CHANNEL, jobBlobs, QUEUE_NAME, QUEUE_PREFIX, teamKeys } from './teamKeys.js';
 import { CANCELED_REASON } from './teamJobQueue.js';
@@ -50,7 +48,8 @@ interface RunningJob {
  * `gramstyle worker`: one BullMQ worker (concurrency 1) around the engine host. The engine runs in its own thread,
  * so this process's event loop stays free and BullMQ's lock on the job keeps renewing however long an iteration
  * takes. It writes the job's progress record at most once per progressIntervalMs, the previews and the result to the
- * blob store, and stops the job it runs when the gateway publishes its id on the cancel channel.
+ * blob store, and stops the job it runs when the gateway publishes its id on the cancel channel, or when it finds the
+ * job's cancel mark as it writes the progress (should that message be lost).
  */
 export async function startTeamWorker(options: TeamWorkerOptions): Promise<RunningTeamWorker> {
   const { log } = options;
@@ -86,6 +85,13 @@ export async function startTeamWorker(options: TeamWorkerOptions): Promise<Runni
   log(`worker ${name}: engine ready (${engine.status.backend} on ${engine.status.device})`);
   await heartbeat();
 
+  // For fairness between users: their waiting jobs are re-ranked as one of theirs starts or ends.
+  const queue = new Queue(QUEUE_NAME, { connection: redis, prefix: QUEUE_PREFIX });
+  queue.on('error', (error) => log(`queue error: ${error.message}`));
+  const rerank = (data: TeamJobData): Promise<void> =>
+    rerankWaitingJobs(redis, queue, data.ownerId).catch((error: unknown) => log(`could not re-rank ${data.ownerName}'s jobs: ${String(error)}`));
+  const cancelMarked = async (id: string): Promise<boolean> => (await redis.hget(teamKeys.jobRecord(id), 'canceled')) === '1';
+
   const subscriber = redis.duplicate();
   await subscriber.subscribe(CANCEL_CHANNEL);
   subscriber.on('message', (_channel: string, jobId: string) => {
@@ -111,20 +117,28 @@ export async function startTeamWorker(options: TeamWorkerOptions): Promise<Runni
   const runJob = async (job: Job<TeamJobData>, running: RunningJob): Promise<{ width: number; height: number }> => {
     const id = running.id;
     const data = teamJobDataSchema.parse(job.data);
+    const attempt = job.attemptsStarted;
+    // A restarted job starts from nothing: the dead attempt's preview and progress are not this one's.
+    await clearEarlierAttempt(job, attempt, store);
+    await rerank(data);
     // The mark comes before the publish: a cancel sent before this worker listened for the job is read here.
-    if ((await redis.hget(teamKeys.jobRecord(id), 'canceled')) === '1') running.cancelAsked = true;
-    if (running.cancelAsked) {
-      await finish(data);
-      throw new UnrecoverableError(CANCELED_REASON);
-    }
+    if (await cancelMarked(id)) running.cancelAsked = true;
+    if (running.cancelAsked) throw new UnrecoverableError(CANCELED_REASON);
     const restarted = job.stalledCounter > 0 ? ` (restarted: its worker stopped ${job.stalledCounter}×)` : '';
     const styles = data.styles.map(({ weight }) => weight).join(':');
-    log(`took job ${id} of ${data.owner}${restarted}: ${data.kind}, ${data.styles.length} style image${data.styles.length > 1 ? `s weighted ${styles}` : ''}`);
+    log(`took job ${id} of ${data.ownerName}${restarted}: ${data.kind}, ${data.styles.length} style image${data.styles.length > 1 ? `s weighted ${styles}` : ''}`);
     const input = await loadJobInput(store, data);
     if (!input) throw new UnrecoverableError('the job’s images expired before a worker was free');
 
-    const progress = progressWriter(job, options.progressIntervalMs, log);
-    const previews = previewWriter(store, id, data.keepFinishedMs, log);
+    // With each progress write, at most once per interval: the cancel mark, in case the message was lost.
+    const readCancelMark = async (): Promise<void> => {
+      if (running.cancelAsked || !(await cancelMarked(id))) return;
+      running.cancelAsked = true;
+      log(`job ${id}: cancel mark found`);
+      engine.cancel(id);
+    };
+    const progress = progressWriter(job, attempt, { intervalMs: options.progressIntervalMs, afterWrite: readCancelMark, log });
+    const previews = previewWriter(store, id, attempt, data.keepFinishedMs, log);
     const runs = engine.run({ jobId: id, ...input }, {
       onProgress: (update) => {
         progress.record(update.progress);
@@ -135,7 +149,11 @@ export async function startTeamWorker(options: TeamWorkerOptions): Promise<Runni
     if (running.cancelAsked) engine.cancel(id);
     const outcome = await runs;
     await Promise.all([progress.flush(), previews.flush()]);
-    await finish(data);
+    if (outcome.kind === 'done' && (running.cancelAsked || (await cancelMarked(id)))) {
+      // Canceled as it finished: the user asked for no result, and gets none.
+      log(`job ${id} canceled as it finished: its result is dropped`);
+      throw new UnrecoverableError(CANCELED_REASON);
+    }
     if (outcome.kind === 'canceled') {
       const at = outcome.at;
       log(`job ${id} canceled${at ? `: asked after iteration ${at.askedAfter}, stopped after iteration ${at.stoppedAfter}` : ''}`);
@@ -153,9 +171,17 @@ export async function startTeamWorker(options: TeamWorkerOptions): Promise<Runni
     return { width, height };
   };
 
-  /** A job that ended here, whichever way, needs its input images no more. */
-  const finish = async (data: TeamJobData): Promise<void> => {
-    await store.delete(inputBlobNames(data));
+  /**
+   * A job that ended here, whichever way (done, failed, canceled, given up after too many restarts), needs its input
+   * images no more, and is no longer one of its user's unfinished jobs. Only once BullMQ has moved it: a worker that
+   * lost the job (its lock) must not take the images from the attempt that runs it now.
+   */
+  const jobEnded = async (job: Job<TeamJobData> | undefined): Promise<void> => {
+    const data = teamJobDataSchema.safeParse(job?.data);
+    if (!job || !data.success) return;
+    await store.delete(inputBlobNames(data.data));
+    await redis.zrem(teamKeys.userJobs(data.data.ownerId), job.id!);
+    await rerank(data.data);
   };
 
   const worker = new Worker<TeamJobData>(QUEUE_NAME, run, {
@@ -169,6 +195,11 @@ export async function startTeamWorker(options: TeamWorkerOptions): Promise<Runni
   });
   worker.on('error', (error) => log(`worker error: ${error.message}`));
   worker.on('stalled', (jobId) => log(`job ${jobId} stalled: its worker stopped; it goes back to the queue`));
+  for (const event of ['completed', 'failed'] as const) {
+    worker.on(event, (job: Job<TeamJobData> | undefined) => {
+      jobEnded(job).catch((error: unknown) => log(`job ${job?.id}: its inputs were not deleted: ${String(error)}`));
+    });
+  }
   void worker.run();
   log(`worker ${name} taking jobs from ${QUEUE_PREFIX}:${QUEUE_NAME}`);
 
@@ -176,50 +207,12 @@ export async function startTeamWorker(options: TeamWorkerOptions): Promise<Runni
     name,
     async close() {
       await worker.close();
+      await queue.close();
       clearInterval(heartbeatTimer);
       await subscriber.quit().catch(() => {});
       await unpublishWorker(redis, name).catch(() => {});
       await redis.quit().catch(() => {});
       await engine.close();
     },
-  };
-}
-
-/** Writes the job's progress record as the engine made it, at most once per interval; flush() writes the last one. */
-function progressWriter(job: Job, intervalMs: number, log: (line: string) => void) {
-  let latest: StylizeProgress | null = null;
-  let writtenAt = Number.NEGATIVE_INFINITY;
-  let writing: Promise<void> = Promise.resolve();
-  const write = (): void => {
-    const progress = latest;
-    latest = null;
-    if (!progress) return;
-    writtenAt = performance.now();
-    writing = writing.then(() => job.updateProgress(progress)).catch((error: unknown) => log(`progress of job ${job.id} not written: ${String(error)}`));
-  };
-  return {
-    record(progress: StylizeProgress): void {
-      latest = progress;
-      if (performance.now() - writtenAt >= intervalMs) write();
-    },
-    async flush(): Promise<void> {
-      write();
-      await writing;
-    },
-  };
-}
-
-/** Writes each preview the engine sends (it sends one a second at most) as a PNG blob, in order. */
-function previewWriter(store: RedisBlobStore, jobId: string, keepMs: number, log: (line: string) => void) {
-  let writing: Promise<void> = Promise.resolve();
-  return {
-    record({ progress, preview }: EngineProgress): void {
-      if (!preview) return;
-      const meta = { iteration: progress.iteration, width: preview.width, height: preview.height };
-      writing = writing
-        .then(async () => store.put(jobBlobs.preview(jobId), { bytes: await encodePng(preview), meta }, keepMs))
-        .catch((error: unknown) => log(`preview of job ${jobId} not written: ${String(error)}`));
-    },
-    flush: () => writing,
   };
 }

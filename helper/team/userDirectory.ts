@@ -1,5 +1,6 @@
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
+import { z } from 'zod';
 import type { Authenticator } from '../server/authentication.js';
 import { teamKeys } from './teamKeys.js';
 
@@ -9,6 +10,14 @@ const USER_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 const TOKEN = /^[0-9a-f]{64}$/;
 
 export class UserError extends Error {}
+
+/** A user's entry in Redis (teamKeys.users, by name). */
+const userEntrySchema = z.object({
+  /** Stable for as long as the name stays added: jobs belong to it, so that a name added again sees none of them. */
+  id: z.string(),
+  tokenHash: z.string(),
+  createdAt: z.string(),
+});
 
 export interface UserEntry {
   readonly name: string;
@@ -30,7 +39,7 @@ export class UserDirectory {
     }
     const token = randomBytes(32).toString('hex');
     const tokenHash = hashToken(token);
-    const entry = JSON.stringify({ tokenHash, createdAt: new Date().toISOString() });
+    const entry = JSON.stringify(userEntrySchema.parse({ id: randomUUID(), tokenHash, createdAt: new Date().toISOString() }));
     if ((await this.redis.hsetnx(teamKeys.users, name, entry)) === 0) {
       throw new UserError(`user "${name}" exists already (revoke it first to give them a new token)`);
     }
@@ -40,16 +49,16 @@ export class UserDirectory {
 
   /** Removes the user and their token. Their jobs run on; their results expire unfetched. */
   async revoke(name: string): Promise<void> {
-    const entry = await this.redis.hget(teamKeys.users, name);
+    const entry = await this.entryOf(name);
     if (entry === null) throw new UserError(`there is no user "${name}"`);
-    const { tokenHash } = JSON.parse(entry) as { tokenHash: string };
+    const { tokenHash } = entry;
     await this.redis.multi().hdel(teamKeys.tokens, tokenHash).hdel(teamKeys.users, name).exec();
   }
 
   async list(): Promise<UserEntry[]> {
     const entries = await this.redis.hgetall(teamKeys.users);
     return Object.entries(entries)
-      .map(([name, entry]) => ({ name, createdAt: (JSON.parse(entry) as { createdAt: string }).createdAt }))
+      .map(([name, entry]) => ({ name, createdAt: userEntrySchema.parse(JSON.parse(entry)).createdAt }))
       .sort((a, b) => a.name.localeCompare(b.name));
   }
 
@@ -57,6 +66,16 @@ export class UserDirectory {
   async userFor(token: string): Promise<string | null> {
     if (!TOKEN.test(token)) return null;
     return this.redis.hget(teamKeys.tokens, hashToken(token));
+  }
+
+  /** The user's id (what their jobs are kept under), or null when there is no such user. */
+  async idOf(name: string): Promise<string | null> {
+    return (await this.entryOf(name))?.id ?? null;
+  }
+
+  private async entryOf(name: string): Promise<z.infer<typeof userEntrySchema> | null> {
+    const entry = await this.redis.hget(teamKeys.users, name);
+    return entry === null ? null : userEntrySchema.parse(JSON.parse(entry));
   }
 
   authenticator(): Authenticator {

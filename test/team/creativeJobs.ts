@@ -33,7 +33,7 @@ export function describeCreativeJobs(team: TeamCluster): void {
 
       // What the queue carried: the options, each style's weight and key, and only the names of the images.
       const data = teamJobDataSchema.parse((await bullJob(team, id)).data);
-      expect(data).toMatchObject({ kind: 'stylize', owner: 'alice', options: { ...options, strength: 50 } });
+      expect(data).toMatchObject({ kind: 'stylize', ownerName: 'alice', options: { ...options, strength: 50 } });
       expect(data.styles.map(({ weight }) => weight)).toEqual([2, 1]);
       expect(new Set(data.styles.map(({ blob }) => blob)).size).toBe(2);
       expect(data.styles.every(({ key }) => /^[0-9a-f]{64}$/.test(key))).toBe(true);

@@ -1,0 +1,87 @@
+import { describe, expect, it } from 'vitest';
+
+import { CANCEL_CHANNEL } from '../../helper/team/teamKeys.js';
+import { expectError } from '../support/helperClient.js';
+import type { TeamCluster } from '../support/teamCluster.js';
+import { teamRedisDuringTests } from '../support/teamRedis.js';
+
+/**
+ * Cancels that do not rest on one pub/sub message, and jobs that belong to a user's stable id rather than their name.
+ * Runs while the team has both its workers.
+ */
+export function describeCancelAndOwnership(team: TeamCluster): void {
+  describe('cancels and owners in team mode', () => {
+    const teamRedis = teamRedisDuringTests(() => team.redis.url);
+
+    const canceledPattern = (id: string) => new RegExp(`job ${id} canceled: asked after iteration (\\d+), stopped after iteration (\\d+)`);
+
+    it('stops a running job whose cancel message was lost: its worker finds the cancel mark as it writes progress', async () => {
+      const redis = teamRedis();
+      const bob = team.as('bob');
+      const id = await bob.submitOk(team.job(team.images.content, 5000));
+      await team.waitUntilRunning(bob, id);
+      const worker = team.workerOf(id)!;
+      // The mark alone, as a DELETE whose message no worker heard leaves it: nothing is published.
+      await redis.markCanceled(id);
+      const [, askedAfter, stoppedAfter] = await worker.waitFor(canceledPattern(id), 60_000);
+      expect(Number(stoppedAfter) - Number(askedAfter)).toBeLessThanOrEqual(1);
+      expect(worker.log()).toContain(`job ${id}: cancel mark found`);
+      expect((await bob.status(id)).status).toBe('canceled');
+    });
+
+    it('publishes the cancel again when a job still running is canceled again', async () => {
+      const redis = teamRedis();
+      const bob = team.as('bob');
+      const heard: string[] = [];
+      const subscriber = redis.redis.duplicate();
+      await subscriber.subscribe(CANCEL_CHANNEL);
+      subscriber.on('message', (_channel: string, id: string) => heard.push(id));
+      try {
+        const id = await bob.submitOk(team.job(team.images.content, 5000));
+        await team.waitUntilRunning(bob, id);
+        // A first DELETE whose message was lost left the mark; the user, seeing the job run on, cancels again.
+        await redis.markCanceled(id);
+        const again = await bob.fetch(`/v1/jobs/${id}`, { method: 'DELETE' });
+        expect(again.status).toBe(200);
+        await expect.poll(() => heard, { timeout: 10_000 }).toContain(id);
+        await team.workerOf(id)!.waitFor(canceledPattern(id), 60_000);
+      } finally {
+        await subscriber.quit();
+      }
+    });
+
+    it('keeps a job canceled that finished as it was canceled, and serves no result for it', async () => {
+      const redis = teamRedis();
+      const carol = team.as('carol');
+      const id = await carol.submitOk(team.job(team.images.content, 4));
+      const statuses = await carol.pollUntil(id, (status) => ['done', 'failed', 'canceled'].includes(status.status), 120_000);
+      expect(statuses.at(-1)!.status).toBe('done');
+      // The mark of a DELETE that found the job running while its engine made the last iteration.
+      await redis.markCanceled(id);
+      expect((await carol.status(id)).status).toBe('canceled');
+      await expectError(await carol.fetch(`/v1/jobs/${id}/result`), 409, 'not-finished');
+    });
+
+    it('gives a name revoked and added again none of the jobs of the user it named before', async () => {
+      const redis = teamRedis();
+      team.tokens.erin = await team.addUser('erin');
+      const before = team.as('erin');
+      const oldJob = await before.submitOk(team.job(team.images.content, 4));
+      await before.pollUntil(oldJob, (status) => status.status === 'done', 120_000);
+      const oldId = await redis.userId('erin');
+
+      const revoked = await team.cli.run(['users', 'revoke', 'erin', '--redis', team.redis.url]);
+      expect(revoked.code, revoked.stderr).toBe(0);
+      team.tokens.erin = await team.addUser('erin');
+      expect(await redis.userId('erin')).not.toBe(oldId);
+      const after = team.as('erin');
+      await expectError(await after.fetch(`/v1/jobs/${oldJob}`), 404, 'not-found');
+      await expectError(await after.fetch(`/v1/jobs/${oldJob}/result`), 404, 'not-found');
+      await expectError(await after.fetch(`/v1/jobs/${oldJob}`, { method: 'DELETE' }), 404, 'not-found');
+      // The new erin's own jobs are hers as usual.
+      const own = await after.submitOk(team.job(team.images.content, 4));
+      const last = (await after.pollUntil(own, (status) => ['done', 'failed', 'canceled'].includes(status.status), 120_000)).at(-1)!;
+      expect(last.status).toBe('done');
+    });
+  });
+}
