@@ -3,6 +3,7 @@ import { ExposureError, exposureProblems, startGateway } from '../team/gateway.j
 import { parsePort, parseWholeNumber } from './jobArgs.js';
 import { untilStopped } from './serveCommand.js';
 import { parseCommandArgs, REDIS_FLAG, redisUrlFrom } from './teamArgs.js';
+import { flushServiceLog, logLine } from '../server/serviceLog.js';
 import { UsageError } from './usageError.js';
 
 const GATEWAY_FLAGS = {
@@ -62,8 +63,9 @@ export async function gatewayCommand(argv: readonly string[], signal: AbortSigna
     throw error;
   }
   const reason = await untilStopped(signal);
-  console.log(`${new Date().toISOString()} ${reason}: stopping (queued and running jobs stay with Redis and the workers)`);
+  logLine(`${reason}: stopping (queued and running jobs stay with Redis and the workers)`);
   await gateway.close();
-  console.log(`${new Date().toISOString()} stopped`);
+  logLine('stopped');
+  flushServiceLog();
   return 0;
 }

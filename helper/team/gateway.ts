@@ -13,6 +13,7 @@ import { RedisBlobStore } from './blobStore.js';
 import { connectRedis, isRedisUnreachable } from './redisConnection.js';
 import { TeamJobQueue, UnknownUserError } from './teamJobQueue.js';
 import { UserDirectory } from './userDirectory.js';
+import { logLine } from '../server/serviceLog.js';
 import { WorkerRegistry } from './workerRegistry.js';
 
 export interface GatewayOptions {
@@ -57,7 +58,7 @@ export function isLoopbackAddress(host: string): boolean {
  * Redis and run on `gramstyle worker` hosts; each request's token is looked up among the users in Redis.
  */
 export async function startGateway(options: GatewayOptions): Promise<RunningGateway> {
-  const log = options.log ?? ((line: string) => console.log(`${new Date().toISOString()} ${line}`));
+  const log = options.log ?? logLine;
   const host = options.host ?? '127.0.0.1';
   const problems = exposureProblems({ ...options, host });
   if (problems.length > 0) throw new ExposureError(problems.join('\n'));
