@@ -1,8 +1,8 @@
 /**
  * Load check of the helper (not a timed test): while a job runs, 50 clients poll health and the job's status at
  * 20 Hz each, as many open plugin panels would, each naming the last preview it has (previewAfter) as the panel does.
- * Prints how much the job slowed down against the same job without load, the request latencies, and how long the
- * helper's event loop was blocked at most.
+ * Prints how much the job slowed down against the same job without load, the request latencies, how long the
+ * helper's event loop was blocked at most, and then what one poll costs the helper in CPU time.
  *
  *   npm run load [-- --size 128 --iterations 12 --clients 50 --hz 20 --rounds 3 --weights FILE]
  *   npm run load -- --every-preview      the pollers ask without previewAfter (as before it existed), to compare
@@ -148,6 +148,34 @@ try {
   }
   const median = [...slowdowns].sort((a, b) => a - b)[Math.floor(slowdowns.length / 2)]!;
   console.log(`slowdown: ${median.toFixed(1)} % (median of ${rounds} rounds; target < 10 %)`);
+
+  // What one poll costs the helper, with no job running: its whole process's CPU time (the probe's) over as many
+  // polls as 20 connections get answered in a few seconds.
+  let finishedJob = '';
+  await runJob((id) => (finishedJob = id));
+  for (const [what, path] of [
+    ['health', '/v1/health'],
+    ['job status', `/v1/jobs/${finishedJob}?previewAfter=${iterations}`],
+  ] as const) {
+    const cpuAt = async (): Promise<number> => {
+      const count = helper.samples.length;
+      while (helper.samples.length === count) await sleep(20);
+      return helper.samples.at(-1)!.cpuMicros;
+    };
+    const cpuBefore = await cpuAt();
+    const until = performance.now() + 4000;
+    let answered = 0;
+    await Promise.all(
+      Array.from({ length: 20 }, async () => {
+        while (performance.now() < until) {
+          if ((await pollGet(path)).status !== 200) throw new Error(`${path} answered an error`);
+          answered += 1;
+        }
+      }),
+    );
+    const micros = ((await cpuAt()) - cpuBefore) / answered;
+    console.log(`${what}: ${answered} polls in 4 s, the helper's CPU ${micros.toFixed(0)} µs a poll (every thread; no job running)`);
+  }
   console.log(`machine at the end: ${describeMachine()}`);
   agent.destroy();
 } finally {

@@ -1,7 +1,7 @@
 /**
  * Loaded into a helper started by a bench (`node --import helperProbe.js bin/gramstyle.js serve`), never into a
  * user's: five times a second it writes one line to stderr with how long the main thread's event loop was blocked at
- * most since the last line, how busy the loop was, and the process's resident memory. servedHelper.ts reads these lines.
+ * most since the last line, how busy the loop was, the process's resident memory and the CPU time all its threads have used. servedHelper.ts reads these lines.
  */
 import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import { isMainThread } from 'node:worker_threads';
@@ -16,7 +16,14 @@ if (isMainThread) {
   setInterval(() => {
     const busy = performance.eventLoopUtilization(utilization).utilization;
     utilization = performance.eventLoopUtilization();
-    const sample: ProbeSample = { at: Date.now(), maxDelayMs: delay.max / 1e6, busy, rssBytes: process.memoryUsage.rss() };
+    const { user, system } = process.cpuUsage();
+    const sample: ProbeSample = {
+      at: Date.now(),
+      maxDelayMs: delay.max / 1e6,
+      busy,
+      rssBytes: process.memoryUsage.rss(),
+      cpuMicros: user + system,
+    };
     delay.reset();
     process.stderr.write(`${PROBE_PREFIX}${JSON.stringify(sample)}\n`);
   }, PROBE_INTERVAL_MS).unref();

@@ -27,6 +27,8 @@ export interface ProbeSample {
   /** The share of that time the event loop was running code (performance.eventLoopUtilization), 0–1. */
   readonly busy: number;
   readonly rssBytes: number;
+  /** CPU time the whole process (every thread) has used since it started, in µs. */
+  readonly cpuMicros: number;
 }
 
 export interface ServedHelper {
