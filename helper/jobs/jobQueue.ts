@@ -3,10 +3,19 @@ import type { JobResult } from './jobResult.js';
 import type { EngineJobInput } from './workerMessages.js';
 
 /**
+ * A job's owner: `id` is what their jobs belong to (stable while the user exists; a name revoked and added again gets
+ * a new one), `name` what health and logs show.
+ */
+export interface JobOwner {
+  readonly id: string;
+  readonly name: string;
+}
+
+/**
  * The job queue as the HTTP app sees it. Two implementations: the helper's in-process queue (localJobQueue.ts: one
  * engine, one user) and the gateway's BullMQ queue (team/teamJobQueue.ts: workers on many hosts, many users).
  *
- * Every job belongs to the user who submitted it (`owner`, the name its token belongs to): a user sees, fetches and
+ * Every job belongs to the user who submitted it (`owner`, whom its token belongs to): a user sees, fetches and
  * cancels only their own jobs, and another's id answers as if it did not exist.
  */
 export interface JobQueue {
@@ -14,13 +23,13 @@ export interface JobQueue {
    * Holds places for `count` jobs of `owner` before their images are decoded: a full queue or a user over quota is
    * refused (QueueFullError) before that work, and concurrent requests cannot all decode for the last places.
    */
-  reserve(owner: string, count: number): Promise<QueuePlaces>;
+  reserve(owner: JobOwner, count: number): Promise<QueuePlaces>;
   /** The job's state; with previewAfter, the preview only if it is newer than that iteration. */
-  status(owner: string, id: string, previewAfter?: number): Promise<JobStatus | undefined>;
+  status(owner: JobOwner, id: string, previewAfter?: number): Promise<JobStatus | undefined>;
   /** The finished job's result, or null while it has none; undefined for an unknown job. */
-  result(owner: string, id: string): Promise<JobResult | null | undefined>;
+  result(owner: JobOwner, id: string): Promise<JobResult | null | undefined>;
   /** Cancels a queued or running job; finished jobs stay as they are. Returns false for an unknown job. */
-  cancel(owner: string, id: string): Promise<boolean>;
+  cancel(owner: JobOwner, id: string): Promise<boolean>;
   /** Everyone's jobs: how many wait, and whether any runs (for health, shown to token holders only). */
   load(): Promise<QueueLoad>;
   /** Stops taking jobs; what this queue runs itself is canceled. */

@@ -3,12 +3,13 @@ import type { ErrorCode, JobKind, JobPreview, JobProgress, JobState, JobStatus }
 import { notStartedProgress } from '../../shared/stylizeProgress.js';
 import { encodePng } from '../imageio/index.js';
 import type { EngineHost, EngineJobOutcome } from './engineHost.js';
-import { jobIterations, QueueFullError, type JobInput, type JobQueue, type QueueLoad, type QueuePlaces } from './jobQueue.js';
+import { jobIterations, QueueFullError, type JobInput, type JobOwner, type JobQueue, type QueueLoad, type QueuePlaces } from './jobQueue.js';
 import { encodeResult, type JobResult, resultSize } from './jobResult.js';
 import type { EngineProgress } from './workerMessages.js';
 
 interface Job {
   readonly id: string;
+  /** Its owner's id. */
   readonly owner: string;
   readonly kind: JobKind;
   /** Dropped once handed to the engine, so that finished jobs keep only their result. */
@@ -56,7 +57,7 @@ export class LocalJobQueue implements JobQueue {
   }
 
   /** The queue takes maxQueued jobs behind the running one; a batch that does not fit whole is refused whole. */
-  async reserve(owner: string, count: number): Promise<QueuePlaces> {
+  async reserve(owner: JobOwner, count: number): Promise<QueuePlaces> {
     if (!this.accepting) throw new QueueFullError('the helper is shutting down');
     const ahead = this.waiting.length + this.reserved + (this.running ? 1 : 0);
     if (ahead + count > this.options.maxQueued + 1) {
@@ -74,7 +75,7 @@ export class LocalJobQueue implements JobQueue {
         if (!held) throw new Error('these queue places were already used or given back');
         if (inputs.length !== count) throw new Error(`${count} places were reserved for ${inputs.length} jobs`);
         release();
-        return inputs.map((input) => this.enqueue(owner, input));
+        return inputs.map((input) => this.enqueue(owner.id, input));
       },
       release,
     };
@@ -104,7 +105,7 @@ export class LocalJobQueue implements JobQueue {
     return job.id;
   }
 
-  async status(owner: string, id: string, previewAfter = -1): Promise<JobStatus | undefined> {
+  async status(owner: JobOwner, id: string, previewAfter = -1): Promise<JobStatus | undefined> {
     const job = this.jobOf(owner, id);
     if (!job) return undefined;
     const position = this.waiting.indexOf(job);
@@ -121,13 +122,18 @@ export class LocalJobQueue implements JobQueue {
     };
   }
 
-  async result(owner: string, id: string): Promise<JobResult | null | undefined> {
+  async result(owner: JobOwner, id: string): Promise<JobResult | null | undefined> {
     return this.jobOf(owner, id)?.result;
   }
 
-  async cancel(owner: string, id: string): Promise<boolean> {
+  async cancel(owner: JobOwner, id: string): Promise<boolean> {
     const job = this.jobOf(owner, id);
     if (!job) return false;
+    this.cancelJob(job);
+    return true;
+  }
+
+  private cancelJob(job: Job): void {
     if (job.state === 'queued') {
       this.waiting.splice(this.waiting.indexOf(job), 1);
       this.finish(job, 'canceled');
@@ -136,20 +142,19 @@ export class LocalJobQueue implements JobQueue {
       this.finish(job, 'canceled');
       this.engine.cancel(job.id);
     }
-    return true;
   }
 
   /** Stops taking jobs and cancels every queued and running one. */
   async shutdown(): Promise<void> {
     this.accepting = false;
     clearInterval(this.purgeTimer);
-    for (const job of [...this.waiting, ...(this.running ? [this.running] : [])]) await this.cancel(job.owner, job.id);
+    for (const job of [...this.waiting, ...(this.running ? [this.running] : [])]) this.cancelJob(job);
   }
 
   /** The job, if it is `owner`'s. */
-  private jobOf(owner: string, id: string): Job | undefined {
+  private jobOf(owner: JobOwner, id: string): Job | undefined {
     const job = this.jobs.get(id);
-    return job?.owner === owner ? job : undefined;
+    return job?.owner === owner.id ? job : undefined;
   }
 
   private startNext(): void {

@@ -1,5 +1,9 @@
 import type { IncomingMessage } from 'node:http';
+import type { JobOwner } from '../jobs/jobQueue.js';
 import { tokenMatches } from './pairingToken.js';
+
+/** Whom a request acts for: the owner of the jobs it makes, sees and cancels. */
+export type User = JobOwner;
 
 /**
  * Who a request's bearer token belongs to. The helper has one token, its user's (the pairing token); a gateway has
@@ -7,14 +11,14 @@ import { tokenMatches } from './pairingToken.js';
  * next one.
  */
 export interface Authenticator {
-  /** The name of the token's user, or null when the token is nobody's. */
-  userFor(token: string): Promise<string | null>;
+  /** The token's user, or null when the token is nobody's. */
+  userFor(token: string): Promise<User | null>;
   /** What a 401 tells the sender, when the token is missing or wrong. */
   readonly refusals: { readonly missing: string; readonly wrong: string };
 }
 
 /** The helper's one user: whoever holds the pairing token. */
-export const LOCAL_USER = 'local';
+export const LOCAL_USER: User = { id: 'local', name: 'local' };
 
 /** `token` gives the current token: it follows the token file that `gramstyle pair` prints (see PairingTokenFile). */
 export function pairingTokenAuthenticator(token: () => string): Authenticator {
@@ -33,7 +37,7 @@ export function bearerToken(request: IncomingMessage): string | null {
 }
 
 /** The user whose token the request carries, or null (for answers that say more to a token holder). */
-export async function presentedUser(request: IncomingMessage, authenticator: Authenticator): Promise<string | null> {
+export async function presentedUser(request: IncomingMessage, authenticator: Authenticator): Promise<User | null> {
   const presented = bearerToken(request);
   return presented === null ? null : authenticator.userFor(presented);
 }

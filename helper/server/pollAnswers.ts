@@ -1,5 +1,6 @@
 import { healthSchema, jobStatusSchema, type Health, type JobStatus } from '../../shared/protocol.js';
 import type { AppContext } from './app.js';
+import type { User } from './authentication.js';
 
 /**
  * The answers to the two requests an open panel repeats: health and a job's status. Built here once for both ways a
@@ -7,7 +8,7 @@ import type { AppContext } from './app.js';
  */
 
 /** Health: what the plugin needs before pairing for anyone; paths, errors and engine details only for a user. */
-export async function healthAnswer(context: AppContext, user: string | null): Promise<Health> {
+export async function healthAnswer(context: AppContext, user: User | null): Promise<Health> {
   const engine = await context.engine.report();
   const health: Health = {
     name: 'gramstyle',
@@ -27,7 +28,7 @@ export async function healthAnswer(context: AppContext, user: string | null): Pr
             weightsPath: engine.weights.path,
             ...(await context.queue.load()),
             engineMemory: engine.memory,
-            user: context.role === 'gateway' ? user : null,
+            user: context.role === 'gateway' ? user.name : null,
             workers: engine.workers,
           },
   };
@@ -37,7 +38,7 @@ export async function healthAnswer(context: AppContext, user: string | null): Pr
 /** A job of the user's, with its preview only when newer than `previewAfter`; undefined when they have no such job. */
 export async function jobStatusAnswer(
   context: AppContext,
-  user: string,
+  user: User,
   id: string,
   previewAfter: number | undefined,
 ): Promise<JobStatus | undefined> {

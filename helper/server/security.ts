@@ -1,5 +1,5 @@
 import type { NextFunction, Request, Response } from 'express';
-import { type Authenticator, bearerToken } from './authentication.js';
+import { type Authenticator, bearerToken, type User } from './authentication.js';
 import { HttpError } from './httpError.js';
 
 const LOOPBACK_HOSTNAMES = ['localhost', '127.0.0.1', '[::1]'];
@@ -50,7 +50,7 @@ export function allowCors(request: Request, response: Response, next: NextFuncti
   response.status(204).end();
 }
 
-/** Lets through only requests with a token that is someone's; their name is `response.locals.user` (see userOf). */
+/** Lets through only requests with a token that is someone's; they are `response.locals.user` (see userOf). */
 export function requireUser(authenticator: Authenticator) {
   return async (request: Request, response: Response, next: NextFunction): Promise<void> => {
     const presented = bearerToken(request);
@@ -63,8 +63,8 @@ export function requireUser(authenticator: Authenticator) {
 }
 
 /** The user requireUser found for this request. */
-export function userOf(response: Response): string {
-  return response.locals.user as string;
+export function userOf(response: Response): User {
+  return response.locals.user as User;
 }
 
 /**

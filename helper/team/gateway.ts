@@ -11,7 +11,7 @@ import { loopbackHosts } from '../server/security.js';
 import { gramstyleVersion } from '../version.js';
 import { RedisBlobStore } from './blobStore.js';
 import { connectRedis, isRedisUnreachable } from './redisConnection.js';
-import { TeamJobQueue, UnknownUserError } from './teamJobQueue.js';
+import { TeamJobQueue } from './teamJobQueue.js';
 import { UserDirectory } from './userDirectory.js';
 import { logLine } from '../server/serviceLog.js';
 import { WorkerRegistry } from './workerRegistry.js';
@@ -73,7 +73,7 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
   server.on('error', (error) => log(`server error: ${error.message}`));
   const port = (server.address() as AddressInfo).port;
   const users = new UserDirectory(redis);
-  const queue = new TeamJobQueue(redis, new RedisBlobStore(redis), users, {
+  const queue = new TeamJobQueue(redis, new RedisBlobStore(redis), {
     maxWaitingPerUser: options.maxWaitingPerUser ?? 32,
     maxWaitMs: options.maxWaitMs ?? 24 * 60 * 60_000,
     keepFinishedMs: options.keepFinishedMs ?? 30 * 60_000,
@@ -91,7 +91,6 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
     log,
     answerFor: (error) => {
       if (isRedisUnreachable(error)) return new HttpError(503, 'not-ready', 'the gateway cannot reach its Redis now; try again shortly');
-      if (error instanceof UnknownUserError) return new HttpError(401, 'unauthorized', `${error.message}: your token was revoked`);
       return null;
     },
   });

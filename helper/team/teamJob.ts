@@ -8,6 +8,7 @@ import type { RgbImage } from '../engine/rgbImage.js';
 import type { JobInput } from '../jobs/jobQueue.js';
 import { type JobResult, resultSize, strengthRowAnswer } from '../jobs/jobResult.js';
 import type { Blob, BlobStore } from './blobStore.js';
+import type { JobOwner } from '../jobs/jobQueue.js';
 import { jobBlobs } from './teamKeys.js';
 
 /** What the job makes (as the engine's EngineJobKind): one image, or the strength row at these strengths. */
@@ -37,11 +38,6 @@ export const teamJobDataSchema = teamJobKindSchema.and(
 );
 export type TeamJobData = z.infer<typeof teamJobDataSchema>;
 
-/** Whose job it is: the user's stable id and their name. */
-export interface JobOwner {
-  readonly id: string;
-  readonly name: string;
-}
 
 /**
  * A job's BullMQ progress: the engine's record, tagged with the attempt that wrote it (BullMQ's attemptsStarted), so

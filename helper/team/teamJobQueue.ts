@@ -3,7 +3,7 @@ import { Job, Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { jobKindSchema, type JobKind, type JobState, type JobStatus } from '../../shared/protocol.js';
 import { notStartedProgress } from '../../shared/stylizeProgress.js';
-import { jobIterations, QueueFullError, type JobInput, type JobQueue, type QueueLoad, type QueuePlaces } from '../jobs/jobQueue.js';
+import { jobIterations, QueueFullError, type JobInput, type JobOwner, type JobQueue, type QueueLoad, type QueuePlaces } from '../jobs/jobQueue.js';
 import type { JobResult } from '../jobs/jobResult.js';
 import type { BlobStore } from './blobStore.js';
 import { fairPriority, positionOf, rerankWaitingJobs, userJobPlaces } from './queueOrder.js';
@@ -11,7 +11,6 @@ import { CANCEL_CHANNEL, jobBlobs, QUEUE_NAME, QUEUE_PREFIX, teamKeys } from './
 import {
   attemptProgressSchema,
   inputBlobNames,
-  type JobOwner,
   resultFromBlob,
   storeJobInput,
   teamJobDataSchema,
@@ -34,14 +33,6 @@ const WAITING_STATES = new Set(['waiting', 'prioritized', 'delayed', 'waiting-ch
 /** The message of a failed job that was canceled (the worker ends a canceled job by failing it with this). */
 export const CANCELED_REASON = 'canceled';
 
-/** The request's user is not (or no longer) in the user directory: revoked between their token's check and now. */
-export class UnknownUserError extends Error {}
-
-/** Finds a user's stable id by name (UserDirectory.idOf). */
-export interface UserIds {
-  idOf(name: string): Promise<string | null>;
-}
-
 interface JobRecord {
   readonly ownerId: string;
   readonly kind: JobKind;
@@ -52,7 +43,7 @@ interface JobRecord {
 /**
  * The gateway's queue: jobs in BullMQ on Redis, run by `gramstyle worker` processes on any number of hosts
  * (team/teamWorker.ts). The job carries its owner, options and the names of its images, which live in the blob store.
- * Jobs belong to the owner's stable id: the app names users, this queue looks up their id on each call. The order of
+ * Jobs belong to the owner's stable id, which the token's lookup gave the request (UserDirectory.userFor). The order of
  * the waiting jobs (fair between users) is team/queueOrder.ts's.
  */
 export class TeamJobQueue implements JobQueue {
@@ -63,15 +54,13 @@ export class TeamJobQueue implements JobQueue {
   constructor(
     private readonly redis: Redis,
     private readonly store: BlobStore,
-    private readonly users: UserIds,
     private readonly options: TeamJobQueueOptions,
   ) {
     this.queue = new Queue(QUEUE_NAME, { connection: redis, prefix: QUEUE_PREFIX });
     this.queue.on('error', (error) => options.log(`queue error: ${error.message}`));
   }
 
-  async reserve(ownerName: string, count: number): Promise<QueuePlaces> {
-    const owner = { id: await this.idOf(ownerName), name: ownerName };
+  async reserve(owner: JobOwner, count: number): Promise<QueuePlaces> {
     const waiting = (await userJobPlaces(this.redis, this.queue, owner.id)).waiting.length;
     const held = this.reserved.get(owner.id) ?? 0;
     const quota = this.options.maxWaitingPerUser;
@@ -144,8 +133,8 @@ export class TeamJobQueue implements JobQueue {
     return ids;
   }
 
-  async status(ownerName: string, id: string, previewAfter = -1): Promise<JobStatus | undefined> {
-    const record = await this.recordOf(ownerName, id);
+  async status(owner: JobOwner, id: string, previewAfter = -1): Promise<JobStatus | undefined> {
+    const record = await this.recordOf(owner, id);
     if (!record) return undefined;
     const job = await Job.fromId<TeamJobData>(this.queue, id);
     if (!job) {
@@ -182,17 +171,17 @@ export class TeamJobQueue implements JobQueue {
     };
   }
 
-  async result(ownerName: string, id: string): Promise<JobResult | null | undefined> {
-    const record = await this.recordOf(ownerName, id);
+  async result(owner: JobOwner, id: string): Promise<JobResult | null | undefined> {
+    const record = await this.recordOf(owner, id);
     if (!record) return undefined;
     // A job canceled as it finished keeps no result (see stateOf).
     const blob = record.canceled ? null : await this.store.get(jobBlobs.result(id));
-    if (!blob) return (await this.status(ownerName, id)) ? null : undefined;
+    if (!blob) return (await this.status(owner, id)) ? null : undefined;
     return resultFromBlob(record.kind, blob);
   }
 
-  async cancel(ownerName: string, id: string): Promise<boolean> {
-    const record = await this.recordOf(ownerName, id);
+  async cancel(owner: JobOwner, id: string): Promise<boolean> {
+    const record = await this.recordOf(owner, id);
     if (!record) return false;
     const job = await Job.fromId<TeamJobData>(this.queue, id);
     if (!job) return true;
@@ -206,7 +195,7 @@ export class TeamJobQueue implements JobQueue {
         await job.remove();
         await this.forget(record.ownerId, id, job.data);
         await rerankWaitingJobs(this.redis, this.queue, record.ownerId);
-        this.options.log(`job ${id} of ${ownerName} canceled while waiting`);
+        this.options.log(`job ${id} of ${owner.name} canceled while waiting`);
         return true;
       } catch {
         // A worker took it meanwhile (a running job is locked): it stops it as below.
@@ -214,7 +203,7 @@ export class TeamJobQueue implements JobQueue {
     }
     // Published again on each DELETE of a job that still runs: a worker that missed the first message hears this one.
     await this.redis.publish(CANCEL_CHANNEL, id);
-    this.options.log(`job ${id} of ${ownerName} canceled while running: asked its worker to stop it`);
+    this.options.log(`job ${id} of ${owner.name} canceled while running: asked its worker to stop it`);
     return true;
   }
 
@@ -228,17 +217,11 @@ export class TeamJobQueue implements JobQueue {
     await this.queue.close();
   }
 
-  private async idOf(ownerName: string): Promise<string> {
-    const id = await this.users.idOf(ownerName);
-    if (id === null) throw new UnknownUserError(`there is no user "${ownerName}" any more`);
-    return id;
-  }
-
-  /** The job's record if it is the user's (by their current id: a name revoked and added again owns nothing). */
-  private async recordOf(ownerName: string, id: string): Promise<JobRecord | undefined> {
-    const [ownerId, record] = await Promise.all([this.users.idOf(ownerName), this.redis.hgetall(teamKeys.jobRecord(id))]);
-    if (ownerId === null || record.ownerId !== ownerId) return undefined;
-    return { ownerId, kind: jobKindSchema.parse(record.kind), canceled: record.canceled === '1', total: Number(record.total) };
+  /** The job's record if it is the user's (by their id: a name revoked and added again owns nothing). */
+  private async recordOf(owner: JobOwner, id: string): Promise<JobRecord | undefined> {
+    const record = await this.redis.hgetall(teamKeys.jobRecord(id));
+    if (record.ownerId !== owner.id) return undefined;
+    return { ownerId: owner.id, kind: jobKindSchema.parse(record.kind), canceled: record.canceled === '1', total: Number(record.total) };
   }
 
   /** The preview of the job's current attempt, if newer than previewAfter; none a worker that lost the job wrote. */

@@ -1,7 +1,7 @@
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { z } from 'zod';
-import type { Authenticator } from '../server/authentication.js';
+import type { Authenticator, User } from '../server/authentication.js';
 import { teamKeys } from './teamKeys.js';
 
 /** A user name: what the admin types, what logs show. Letters, digits, dot, dash, underscore; at most 64. */
@@ -18,6 +18,13 @@ const userEntrySchema = z.object({
   tokenHash: z.string(),
   createdAt: z.string(),
 });
+
+/**
+ * Whose a token is (teamKeys.tokens, by the token's hash): the user's id and name together, so that one lookup tells
+ * a request whom it acts for; a name revoked and added again between two lookups could otherwise join the new
+ * user's id to the old user's token.
+ */
+const tokenOwnerSchema = z.object({ id: z.string(), name: z.string() });
 
 export interface UserEntry {
   readonly name: string;
@@ -39,11 +46,12 @@ export class UserDirectory {
     }
     const token = randomBytes(32).toString('hex');
     const tokenHash = hashToken(token);
-    const entry = JSON.stringify(userEntrySchema.parse({ id: randomUUID(), tokenHash, createdAt: new Date().toISOString() }));
+    const id = randomUUID();
+    const entry = JSON.stringify(userEntrySchema.parse({ id, tokenHash, createdAt: new Date().toISOString() }));
     if ((await this.redis.hsetnx(teamKeys.users, name, entry)) === 0) {
       throw new UserError(`user "${name}" exists already (revoke it first to give them a new token)`);
     }
-    await this.redis.hset(teamKeys.tokens, tokenHash, name);
+    await this.redis.hset(teamKeys.tokens, tokenHash, JSON.stringify(tokenOwnerSchema.parse({ id, name })));
     return token;
   }
 
@@ -62,15 +70,11 @@ export class UserDirectory {
       .sort((a, b) => a.name.localeCompare(b.name));
   }
 
-  /** The name of the token's user, or null. */
-  async userFor(token: string): Promise<string | null> {
+  /** The token's user, or null. */
+  async userFor(token: string): Promise<User | null> {
     if (!TOKEN.test(token)) return null;
-    return this.redis.hget(teamKeys.tokens, hashToken(token));
-  }
-
-  /** The user's id (what their jobs are kept under), or null when there is no such user. */
-  async idOf(name: string): Promise<string | null> {
-    return (await this.entryOf(name))?.id ?? null;
+    const owner = await this.redis.hget(teamKeys.tokens, hashToken(token));
+    return owner === null ? null : tokenOwnerSchema.parse(JSON.parse(owner));
   }
 
   private async entryOf(name: string): Promise<z.infer<typeof userEntrySchema> | null> {
