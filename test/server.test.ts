@@ -254,6 +254,11 @@ describe('jobs', () => {
     expect((await client.health()).details).toMatchObject({ queueLength: 0, busy: false });
     const small = await samplePng(40, 60, ['#204080', '#f0c020']);
     await expectError(await batch([content, 'not base64!'], { size: 32 }), 400, 'bad-request', /contents\.1: is not base64/);
+    // The style is prepared once for all contents: a bad content is named by its place, a bad style once, unnumbered.
+    const notAnImage = Buffer.from('not an image').toString('base64');
+    await expectError(await batch([content, notAnImage], { size: 32 }), 400, 'invalid-image', /^contents\[1\]: content image: /);
+    const badStyle = JSON.stringify({ contents: [content, content], style: notAnImage, options: { size: 32 } });
+    await expectError(await client.fetch('/v1/batches', { method: 'POST', body: badStyle }), 400, 'invalid-image', /^style image: /);
 
     const answer = await batch([content, small], { size: 32, iterations: 2 });
     expect(answer.status).toBe(202);

@@ -3,5 +3,5 @@ export { ImageInputError } from './errors.js';
 export { decodeImage, MAX_INPUT_PIXELS } from './decode.js';
 export type { DecodeLimits } from './decode.js';
 export { encodePng, outputSize, resizeToLongSide } from './pixels.js';
-export { prepareStylizeImages } from './stylizeImages.js';
+export { prepareContentImage, prepareStyleImages, prepareStylizeImages, withStyleImages } from './stylizeImages.js';
 export type { StylizeImages } from './stylizeImages.js';

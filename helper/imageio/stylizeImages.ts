@@ -27,18 +27,40 @@ export async function prepareStylizeImages(
   options: Pick<StylizeOptions, 'size' | 'styleScale'>,
   limits: DecodeLimits = {},
 ): Promise<StylizeImages> {
-  const decoded = await Promise.allSettled([
-    decodeImage(content, 'content image', limits),
-    ...styles.map((style, index) => decodeImage(style, styleImageLabel(index, styles.length), limits)),
-  ]);
+  return withStyleImages(prepareContentImage(content, options, limits), prepareStyleImages(styles, options, limits));
+}
+
+/** The content image at the output size (its long side is options.size). */
+export async function prepareContentImage(
+  content: Buffer | string,
+  options: Pick<StylizeOptions, 'size'>,
+  limits: DecodeLimits = {},
+): Promise<RgbImage> {
+  return resizeToLongSide(await decodeImage(content, 'content image', limits), options.size);
+}
+
+/**
+ * The style images at options.styleScale × the output size: they depend on the options only, so the jobs of a batch
+ * (one content each, the same styles) share them. All are decoded before the first error, in order, is thrown.
+ */
+export async function prepareStyleImages(
+  styles: ReadonlyArray<Buffer | string>,
+  options: Pick<StylizeOptions, 'size' | 'styleScale'>,
+  limits: DecodeLimits = {},
+): Promise<RgbImage[]> {
+  const decoded = await Promise.allSettled(styles.map((style, index) => decodeImage(style, styleImageLabel(index, styles.length), limits)));
   const failed = decoded.find((outcome) => outcome.status === 'rejected');
   if (failed) throw failed.reason;
-  const [decodedContent, ...decodedStyles] = decoded.map((outcome) => (outcome as PromiseFulfilledResult<RgbImage>).value);
-  const [resizedContent, ...resizedStyles] = await Promise.all([
-    resizeToLongSide(decodedContent!, options.size),
-    ...decodedStyles.map((style) => resizeToLongSide(style, styleLongSide(style, options))),
-  ]);
-  return { content: resizedContent!, styles: resizedStyles };
+  const images = decoded.map((outcome) => (outcome as PromiseFulfilledResult<RgbImage>).value);
+  return Promise.all(images.map((style) => resizeToLongSide(style, styleLongSide(style, options))));
+}
+
+/** A job's images from its content and (perhaps shared) styles; the content's error first when both fail. */
+export async function withStyleImages(content: Promise<RgbImage>, styles: Promise<readonly RgbImage[]>): Promise<StylizeImages> {
+  const [preparedContent, preparedStyles] = await Promise.allSettled([content, styles]);
+  if (preparedContent.status === 'rejected') throw preparedContent.reason;
+  if (preparedStyles.status === 'rejected') throw preparedStyles.reason;
+  return { content: preparedContent.value, styles: preparedStyles.value };
 }
 
 /**

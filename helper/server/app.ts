@@ -20,7 +20,7 @@ import { describeIssues, MAX_SIZE, type StylizeOptions } from '../../shared/styl
 import { QueueFullError, type JobInput, type JobQueue } from '../jobs/jobQueue.js';
 import { strengthRowAnswer } from '../jobs/jobResult.js';
 import type { EngineJobKind } from '../jobs/workerMessages.js';
-import { ImageInputError, prepareStylizeImages } from '../imageio/index.js';
+import { ImageInputError, prepareContentImage, prepareStyleImages, withStyleImages } from '../imageio/index.js';
 import { type Authenticator, presentedUser } from './authentication.js';
 import type { EngineStatusSource } from './engineReport.js';
 import { HttpError } from './httpError.js';
@@ -169,11 +169,17 @@ async function queueJobs(context: AppContext, response: Response, contents: read
     const styleBytes = styles.map((style) => Buffer.from(style.image, 'base64'));
     const styleKeys = styleBytes.map((bytes) => createHash('sha256').update(bytes).digest('hex'));
     const limits = { maxLongSide: MAX_INPUT_LONG_SIDE };
+    // Decoded and scaled once for all the contents: a batch's jobs share their style images.
+    const styleImages = prepareStyleImages(styleBytes, jobOptions, limits);
+    styleImages.catch(() => {}); // answered below, with the first content (whose own error comes first)
     const inputs: JobInput[] = [];
     for (const [index, content] of contents.entries()) {
-      const images = await prepareStylizeImages(Buffer.from(content, 'base64'), styleBytes, jobOptions, limits).catch((error: unknown) => {
+      const contentImage = prepareContentImage(Buffer.from(content, 'base64'), jobOptions, limits).catch((error: unknown) => {
+        throw error instanceof ImageInputError && contents.length > 1 ? new ImageInputError(`contents[${index}]: ${error.message}`) : error;
+      });
+      const images = await withStyleImages(contentImage, styleImages).catch((error: unknown) => {
         if (!(error instanceof ImageInputError)) throw error;
-        throw new HttpError(400, 'invalid-image', contents.length > 1 ? `contents[${index}]: ${error.message}` : error.message);
+        throw new HttpError(400, 'invalid-image', error.message);
       });
       const weighted = images.styles.map((image, style) => ({ image, weight: styles[style]!.weight, key: styleKeys[style]! }));
       inputs.push({ ...jobKind, content: images.content, styles: weighted, options: jobOptions });

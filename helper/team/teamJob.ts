@@ -52,7 +52,19 @@ export type AttemptProgress = z.infer<typeof attemptProgressSchema>;
 
 /** The prepared images go in as PNG: lossless, and a third of the raw pixels or less. */
 async function putImage(store: BlobStore, name: string, image: RgbImage, ttlMs: number): Promise<void> {
-  await store.put(name, { bytes: await encodePng(image), meta: { width: image.width, height: image.height } }, ttlMs);
+  await store.put(name, { bytes: await pngOf(image), meta: { width: image.width, height: image.height } }, ttlMs);
+}
+
+/** PNGs of the prepared images, by image: the jobs of a batch share their style images, encoded once for all. */
+const encodedImages = new WeakMap<RgbImage, Promise<Buffer>>();
+
+function pngOf(image: RgbImage): Promise<Buffer> {
+  let png = encodedImages.get(image);
+  if (png === undefined) {
+    png = encodePng(image);
+    encodedImages.set(image, png);
+  }
+  return png;
 }
 
 /** Stores a job's images under its id (kept for `ttlMs`, as long as it may wait) and returns what the job carries. */
