@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
+import { planOutputs } from '../helper/cli/batchCommand.js';
 import { jobStatusSchema } from '../shared/protocol.js';
 import { RecordingProxy } from './support/recordingProxy.js';
 import { teamCluster } from './support/teamCluster.js';
@@ -75,6 +76,30 @@ describe('gramstyle batch against a gateway', () => {
     } finally {
       await proxy.close();
     }
+  });
+
+  it('rides out a server that stops answering for a while (a gateway restart, a network cut): the batch completes', async () => {
+    const proxy = await RecordingProxy.start(team.gateway.url);
+    try {
+      const args = ['batch', '--server', proxy.url, '--token', team.tokens.bob!, style, content, '-o', join(dir, 'outage')];
+      const run = team.cli.run([...args, '--size', '64', '--iterations', '40'], 180_000);
+      const polled = () => proxy.exchanges.some((exchange) => exchange.method === 'GET' && exchange.url.startsWith('/v1/jobs/'));
+      await expect.poll(polled, { timeout: 60_000, interval: 50 }).toBe(true);
+      proxy.outage(3000);
+      const { code, stdout, stderr } = await run;
+      expect(code, stderr).toBe(0);
+      expect(stderr).toMatch(/the server is not answering \(.*\); asking again for up to 5 min/);
+      expect(stderr).toMatch(/the server answers again after \d+ s/);
+      expect(stderr).toMatch(/1 of 1 done/);
+      expect((await sharp(await readFile(stdout.trim())).metadata()).width).toBe(64);
+    } finally {
+      await proxy.close();
+    }
+  });
+
+  it('names each result after its content, a name taken already with the first free suffix', () => {
+    const names = planOutputs(['a/f.png', 'b/f.jpg', 'f-2.png', 'c/f.webp'], '/out').map((item) => item.outputPath);
+    expect(names).toEqual(['/out/f.png', '/out/f-2.png', '/out/f-2-2.png', '/out/f-3.png']);
   });
 
   it('prints a line for a job that restarted on another worker when the one running it is killed (kill -9)', async () => {

@@ -3,6 +3,7 @@ import { basename, extname, join, resolve } from 'node:path';
 import { fetchTransport, HelperClient, HelperError, HelperUnreachableError } from '../../shared/helperClient.js';
 import { isFinishedJobState, type JobStatus } from '../../shared/protocol.js';
 import { BatchSubmission } from './batchSubmission.js';
+import { ServerOutage } from './serverOutage.js';
 import { OPTION_FLAG_CONFIG, parseOptionFlags } from './jobArgs.js';
 import { ProgressBar, progressModeFor } from './progressBar.js';
 import { parseCommandArgs } from './teamArgs.js';
@@ -18,7 +19,7 @@ const BATCH_FLAGS = {
 const POLL_MS = 1000;
 
 /** One content image of the batch: where it comes from, where its result goes, and its job. */
-interface BatchItem {
+export interface BatchItem {
   readonly contentPath: string;
   readonly outputPath: string;
   id: string;
@@ -63,34 +64,53 @@ export async function batchCommand(argv: readonly string[], signal: AbortSignal)
 
   const bar = new ProgressBar(stderr, progressModeFor(stderr, false), `batch of ${items.length}`);
   const submitted = (): BatchItem[] => items.filter((item) => item.id !== '');
-  const cancelAll = (): Promise<unknown> =>
+  const cancelAll = (): Promise<PromiseSettledResult<unknown>[]> =>
     Promise.allSettled(submitted().filter((item) => !isFinished(item.status)).map((item) => client.cancel(item.id)));
   signal.addEventListener('abort', () => void cancelAll(), { once: true });
+  const outage = new ServerOutage((line) => {
+    bar.finish(); // a line of its own, not into the bar
+    stderr.write(`gramstyle: ${line}\n`);
+  });
+  /** One round: every unfinished job's status (and result, when done), then more of the batch if the quota allows. */
+  const pollOnce = async (): Promise<void> => {
+    for (const item of submitted().filter((each) => !isFinished(each.status))) {
+      // The batch shows no previews: it asks only for one past the job's last iteration, so that no poll carries one.
+      const status = await client.jobStatus(item.id, options.iterations);
+      if (status.restarts > (item.status?.restarts ?? 0)) {
+        bar.finish(); // a line of its own, not into the bar
+        stderr.write(`gramstyle: ${item.contentPath}: restarted on another worker (the one running it stopped)\n`);
+      }
+      item.status = status;
+      if (status.status === 'done') {
+        await writeFile(item.outputPath, await client.result(item.id));
+        item.written = true;
+      }
+    }
+    bar.update(...overallProgress(items, options.iterations));
+    if (items.every((item) => isFinished(item.status))) return;
+    // The rest of a batch larger than the server's quota goes as its jobs start.
+    await submitMore(items, contentImages, submission, server!, stderr);
+  };
+
   try {
     while (!items.every((item) => isFinished(item.status))) {
       signal.throwIfAborted();
-      for (const item of submitted().filter((each) => !isFinished(each.status))) {
-        // The batch shows no previews: it asks only for one past the job's last iteration, so that no poll carries one.
-        const status = await client.jobStatus(item.id, options.iterations);
-        if (status.restarts > (item.status?.restarts ?? 0)) {
-          bar.finish(); // a line of its own, not into the bar
-          stderr.write(`gramstyle: ${item.contentPath}: restarted on another worker (the one running it stopped)\n`);
-        }
-        item.status = status;
-        if (status.status === 'done') {
-          await writeFile(item.outputPath, await client.result(item.id));
-          item.written = true;
-        }
+      try {
+        await pollOnce();
+        outage.answered();
+      } catch (error) {
+        outage.failed(error);
       }
-      bar.update(...overallProgress(items, options.iterations));
       if (items.every((item) => isFinished(item.status))) break;
-      // The rest of a batch larger than the server's quota goes as its jobs start.
-      await submitMore(items, contentImages, submission, server!, stderr);
       await sleep(POLL_MS, signal);
     }
   } catch (error) {
-    // Jobs already queued would run for no one: the command stops here.
-    await cancelAll();
+    // Jobs already queued would run for no one: the command stops here (a server still away keeps them; see below).
+    const left = submitted().filter((item) => !isFinished(item.status));
+    const canceled = await cancelAll();
+    if (left.length > 0 && canceled.some((outcome) => outcome.status === 'rejected')) {
+      stderr.write(`gramstyle: could not cancel every job; left on the server: ${left.map((item) => item.id).join(', ')}\n`);
+    }
     throw signal.aborted || error instanceof BatchRefusedError ? error : new Error(`lost the batch: ${describe(error, server!)}`);
   } finally {
     bar.finish();
@@ -106,15 +126,18 @@ export async function batchCommand(argv: readonly string[], signal: AbortSignal)
   return failed.length > 0 ? 1 : 0;
 }
 
-/** DIR/<content name>.png for each content; a name seen before gets -2, -3… */
-function planOutputs(contentPaths: readonly string[], outputDir: string): BatchItem[] {
-  const used = new Map<string, number>();
+/**
+ * DIR/<content name>.png for each content; a name taken already gets -2, -3… (up to the first free one: `a/f.png
+ * b/f.png f-2.png` give f, f-2 and f-2-2, no result overwriting another).
+ */
+export function planOutputs(contentPaths: readonly string[], outputDir: string): BatchItem[] {
+  const taken = new Set<string>();
   return contentPaths.map((contentPath) => {
     const stem = basename(contentPath, extname(contentPath));
-    const seen = (used.get(stem) ?? 0) + 1;
-    used.set(stem, seen);
-    const outputPath = join(outputDir, `${seen > 1 ? `${stem}-${seen}` : stem}.png`);
-    return { contentPath, outputPath, id: '', status: null, written: false };
+    let name = stem;
+    for (let suffix = 2; taken.has(name); suffix++) name = `${stem}-${suffix}`;
+    taken.add(name);
+    return { contentPath, outputPath: join(outputDir, `${name}.png`), id: '', status: null, written: false };
   });
 }
 

@@ -15,6 +15,8 @@ export interface Exchange {
  */
 export class RecordingProxy {
   readonly exchanges: Exchange[] = [];
+  /** Until then (Date.now()), the server seems away: every connection is cut before an answer (see outage). */
+  private awayUntil = 0;
 
   private constructor(
     private readonly server: Server,
@@ -25,6 +27,10 @@ export class RecordingProxy {
     const { hostname, port } = new URL(target);
     let proxy: RecordingProxy | null = null;
     const server = createServer((incoming, outgoing) => {
+      if (Date.now() < proxy!.awayUntil) {
+        incoming.socket.destroy();
+        return;
+      }
       const forwarded = httpRequest(
         { hostname, port, method: incoming.method, path: incoming.url, headers: { ...incoming.headers, host: `${hostname}:${port}` } },
         (answer) => {
@@ -44,6 +50,11 @@ export class RecordingProxy {
     await new Promise<void>((listening) => server.listen(0, '127.0.0.1', listening));
     proxy = new RecordingProxy(server, `http://127.0.0.1:${(server.address() as AddressInfo).port}`);
     return proxy;
+  }
+
+  /** For `ms` from now, the server seems away (a restart, a network cut): connections are cut, nothing answers. */
+  outage(ms: number): void {
+    this.awayUntil = Date.now() + ms;
   }
 
   close(): Promise<void> {
