@@ -140,6 +140,9 @@ describe('team mode: a gateway, two workers and Redis', () => {
       60_000,
     );
     expect(Number(stoppedAfter) - Number(askedAfter)).toBeLessThanOrEqual(1);
+    // By the message on the cancel channel, not by the mark the worker reads with its progress writes (about 1 s later).
+    expect(aliceWorker.log()).toContain(`job ${aliceJob}: cancel asked`);
+    expect(aliceWorker.log()).not.toContain(`job ${aliceJob}: cancel mark found`);
     expect(bobWorker.log()).not.toContain(`job ${aliceJob} canceled`);
     await expectError(await alice.fetch(`/v1/jobs/${aliceJob}/result`), 409, 'not-finished', /canceled/);
     const bobBefore = (await bob.status(bobJob)).progress.iteration;

@@ -172,19 +172,22 @@ export class TeamJobQueue implements JobQueue {
   }
 
   async result(owner: JobOwner, id: string): Promise<JobResult | null | undefined> {
-    const record = await this.recordOf(owner, id);
-    if (!record) return undefined;
-    // A job canceled as it finished keeps no result (see stateOf).
-    const blob = record.canceled ? null : await this.store.get(jobBlobs.result(id));
-    if (!blob) return (await this.status(owner, id)) ? null : undefined;
-    return resultFromBlob(record.kind, blob);
+    const status = await this.status(owner, id);
+    if (!status) return undefined;
+    // Only a job that is done has one: not one canceled as it finished (see stateOf), nor one whose stopped attempt
+    // wrote a result before another attempt failed.
+    if (status.status !== 'done') return null;
+    const blob = await this.store.get(jobBlobs.result(id));
+    return blob ? resultFromBlob(status.kind, blob) : null;
   }
 
   async cancel(owner: JobOwner, id: string): Promise<boolean> {
     const record = await this.recordOf(owner, id);
     if (!record) return false;
     const job = await Job.fromId<TeamJobData>(this.queue, id);
-    if (!job) return true;
+    // Gone from BullMQ: canceled while waiting (removed), or finished and since removed (then it is unknown, as status
+    // says).
+    if (!job) return record.canceled;
     const state = await job.getState();
     if (state === 'completed' || state === 'failed' || state === 'unknown') return true;
     // First the mark: a worker that takes the job from now on reads it and does not run it; the one running it reads

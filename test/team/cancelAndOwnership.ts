@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 
-import { CANCEL_CHANNEL } from '../../helper/team/teamKeys.js';
+import { CANCEL_CHANNEL, jobBlobs } from '../../helper/team/teamKeys.js';
 import { expectError } from '../support/helperClient.js';
 import type { TeamCluster } from '../support/teamCluster.js';
 import { teamRedisDuringTests } from '../support/teamRedis.js';
@@ -60,6 +60,30 @@ export function describeCancelAndOwnership(team: TeamCluster): void {
       await redis.markCanceled(id);
       expect((await carol.status(id)).status).toBe('canceled');
       await expectError(await carol.fetch(`/v1/jobs/${id}/result`), 409, 'not-finished');
+    });
+
+    it('answers 404, not 500, for a finished job that BullMQ has since removed (its record outlives it)', async () => {
+      const redis = teamRedis();
+      const carol = team.as('carol');
+      const id = await carol.submitOk(team.job(team.images.content, 4));
+      await carol.pollUntil(id, (status) => status.status === 'done', 120_000);
+      // What BullMQ does to a finished job after --keep-minutes.
+      await (await redis.bullJob(id)).remove();
+      await expectError(await carol.fetch(`/v1/jobs/${id}`), 404, 'not-found');
+      await expectError(await carol.fetch(`/v1/jobs/${id}/result`), 404, 'not-found');
+      await expectError(await carol.fetch(`/v1/jobs/${id}`, { method: 'DELETE' }), 404, 'not-found');
+    });
+
+    it('serves no result for a job that is not done, whatever a stopped attempt left in the store', async () => {
+      const redis = teamRedis();
+      const carol = team.as('carol');
+      const id = await carol.submitOk(team.job(team.images.content, 5000));
+      await team.waitUntilRunning(carol, id);
+      // A worker that lost the job (cut off from Redis past its lock) but lived on, writing a result.
+      await redis.store.put(jobBlobs.result(id), { bytes: Buffer.from('not this attempt'), meta: { width: 1, height: 1 } }, 60_000);
+      await expectError(await carol.fetch(`/v1/jobs/${id}/result`), 409, 'not-finished', /running/);
+      await carol.fetch(`/v1/jobs/${id}`, { method: 'DELETE' });
+      await team.workerOf(id)!.waitFor(new RegExp(`job ${id} canceled`), 60_000);
     });
 
     it('gives a name revoked and added again none of the jobs of the user it named before', async () => {
