@@ -48,7 +48,7 @@ export function pluginServerOrigin(server: string): { origin: string } | { probl
 /**
  * gramstyle plugin build --server URL [-o DIR] [--name NAME] [--id ID]: the Figma plugin for an organisation's team
  * server, to import or publish privately: DIR/manifest.json allows exactly that server (with the reasoning Figma shows
- * users and admins), and the panel talks to it unless the user chose another.
+ * users and admins), and the panel talks to it, the one server this build can reach.
  */
 export async function pluginCommand(argv: readonly string[]): Promise<number> {
   const { values, positionals } = parseCommandArgs(argv, PLUGIN_FLAGS, true);

@@ -211,9 +211,9 @@ function unknownJob(id: string): HttpError {
 }
 
 /** The last middleware: every error becomes a JSON error body; nothing takes the helper down. */
-function sendError({ log, answerFor }: Pick<AppContext, 'log' | 'answerFor'>) {
+function sendError({ log, answerFor, role }: Pick<AppContext, 'log' | 'answerFor' | 'role'>) {
   return (error: unknown, request: Request, response: Response, _next: NextFunction): void => {
-    const httpError = answerFor?.(error) ?? toHttpError(error);
+    const httpError = answerFor?.(error) ?? toHttpError(error, role);
     if (httpError.status >= 500) log(`error: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
     if (response.headersSent) {
       response.end();
@@ -233,7 +233,7 @@ function hasUnreadBody(request: Request): boolean {
   return declaresBody && !request.complete;
 }
 
-function toHttpError(error: unknown): HttpError {
+function toHttpError(error: unknown, role: AppContext['role']): HttpError {
   if (error instanceof HttpError) return error;
   if (error instanceof QueueFullError) return new HttpError(429, 'queue-full', error.message);
   // body-parser's errors carry a type and status.
@@ -250,5 +250,5 @@ function toHttpError(error: unknown): HttpError {
   if (typeof bodyError.status === 'number' && bodyError.status >= 400 && bodyError.status < 500) {
     return new HttpError(bodyError.status, 'bad-request', bodyError.message ?? 'bad request');
   }
-  return new HttpError(500, 'internal', 'internal error in the helper (see its log)');
+  return new HttpError(500, 'internal', `internal error in the ${role} (see its log)`);
 }
