@@ -33,10 +33,19 @@ afterAll(async () => {
   if (dir) await rm(dir, { recursive: true, force: true });
 });
 
+/** Runs `test` with a recording proxy in front of the team's gateway, closed after it. */
+async function throughProxy(test: (proxy: RecordingProxy) => Promise<void>): Promise<void> {
+  const proxy = await RecordingProxy.start(team.gateway.url);
+  try {
+    await test(proxy);
+  } finally {
+    await proxy.close();
+  }
+}
+
 describe('gramstyle batch against a gateway', () => {
   it('sends a batch larger than the quota in chunks the server takes', async () => {
-    const proxy = await RecordingProxy.start(team.gateway.url);
-    try {
+    await throughProxy(async (proxy) => {
       const frames = 8;
       const out = join(dir, 'chunks');
       const args = ['batch', '--server', proxy.url, '--token', team.tokens.alice!, style, ...Array<string>(frames).fill(content), '-o', out];
@@ -57,14 +66,11 @@ describe('gramstyle batch against a gateway', () => {
       );
       expect(batches[0]!.status).toBe(429); // the first try (32) was over the quota of 3
       expect(stderr).toMatch(/the server takes no more jobs for now \(.*may have at most 3.*\); sending the rest as jobs start/);
-    } finally {
-      await proxy.close();
-    }
+    });
   });
 
   it('polls its jobs without fetching their previews again and again', async () => {
-    const proxy = await RecordingProxy.start(team.gateway.url);
-    try {
+    await throughProxy(async (proxy) => {
       const args = ['batch', '--server', proxy.url, '--token', team.tokens.bob!, style, content, '-o', join(dir, 'polls')];
       const { code, stderr } = await team.cli.run([...args, '--size', '64', '--iterations', '12'], 120_000);
       expect(code, stderr).toBe(0);
@@ -73,14 +79,11 @@ describe('gramstyle batch against a gateway', () => {
       expect(polls.length).toBeGreaterThan(0);
       for (const poll of polls) expect(poll.url).toMatch(/\?previewAfter=12$/);
       expect(polls.map((poll) => jobStatusSchema.parse(poll.json).preview)).toEqual(polls.map(() => null));
-    } finally {
-      await proxy.close();
-    }
+    });
   });
 
   it('rides out a server that stops answering for a while (a gateway restart, a network cut): the batch completes', async () => {
-    const proxy = await RecordingProxy.start(team.gateway.url);
-    try {
+    await throughProxy(async (proxy) => {
       const args = ['batch', '--server', proxy.url, '--token', team.tokens.bob!, style, content, '-o', join(dir, 'outage')];
       const run = team.cli.run([...args, '--size', '64', '--iterations', '40'], 180_000);
       const polled = () => proxy.exchanges.some((exchange) => exchange.method === 'GET' && exchange.url.startsWith('/v1/jobs/'));
@@ -92,9 +95,7 @@ describe('gramstyle batch against a gateway', () => {
       expect(stderr).toMatch(/the server answers again after \d+ s/);
       expect(stderr).toMatch(/1 of 1 done/);
       expect((await sharp(await readFile(stdout.trim())).metadata()).width).toBe(64);
-    } finally {
-      await proxy.close();
-    }
+    });
   });
 
   it('names each result after its content, a name taken already with the first free suffix', () => {
