@@ -56,7 +56,8 @@ export const MAX_INPUT_LONG_SIDE = MAX_SIZE;
  *
  * Each request costs only as much as its sender has earned: the Host check, CORS preflights and health come first
  * and read nothing but headers; everything else needs a user's token before its body's declared size is checked, and
- * the body is read and parsed only after that, by the routes that take a body.
+ * the body is read and parsed only after that, by the routes that take a body. Polls that will succeed (health, a
+ * job's status) are answered before express, with the same answers (pollShortcut.ts).
  */
 export function createApp(context: AppContext): RequestListener {
   const app = express();
