@@ -59,6 +59,23 @@ describe('gramstyle serve', () => {
     expect(helper.log()).toContain(`job ${id} canceled`);
     expect(helper.log()).toMatch(/stopped\n$/);
   });
+
+  it('keeps serving when whatever read its log goes away (stdout closed: EPIPE)', async () => {
+    const token = (await run(['pair'])).stdout.trim();
+    const helper = await cli.serve(['--port', '0', '--backend', 'wasm']);
+    try {
+      const client = new HelperClient(helper.url, token);
+      helper.process.stdout.destroy(); // the terminal closed, or the service manager's reader died
+      // Each answer logs a line; writing them to the closed pipe fails, and the helper goes on answering.
+      for (let round = 0; round < 5; round++) {
+        expect((await client.fetch('/v1/pairing')).status).toBe(200);
+        await new Promise((resolveWait) => setTimeout(resolveWait, 120)); // past the log's 50 ms batching
+      }
+      expect(helper.process.exitCode).toBeNull();
+    } finally {
+      await helper.stop();
+    }
+  });
 });
 
 describe('gramstyle service', () => {

@@ -8,7 +8,7 @@ let flushTimer: NodeJS.Timeout | undefined;
 let exitHookInstalled = false;
 
 /**
- * The log of `serve`, `gateway` and `worker`: one line per event on stdout, after an ISO timestamp. Lines are written
+ * The log of `serve` and `gateway`: one line per event on stdout, after an ISO timestamp. Lines are written
  * together, at most 50 ms after the first of them, rather than one by one: a polled helper logs every request
  * (hundreds a second under load), stdout to a file or pipe is written synchronously, and one write system call per
  * line cost the thread that answers requests more than answering them did. Whatever is pending when the process
@@ -19,6 +19,9 @@ export function logLine(line: string): void {
   if (!exitHookInstalled) {
     exitHookInstalled = true;
     process.on('exit', flushAtExit);
+    // As console.log does: a closed stdout (EPIPE: the terminal or the service manager went away) must not take the
+    // service down with an unhandled 'error'; the log then has nowhere to go.
+    process.stdout.on('error', () => {});
   }
   flushTimer ??= setTimeout(flushServiceLog, FLUSH_AFTER_MS).unref();
 }
