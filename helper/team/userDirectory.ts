@@ -74,7 +74,7 @@ export class UserDirectory {
   async userFor(token: string): Promise<User | null> {
     if (!TOKEN.test(token)) return null;
     const owner = await this.redis.hget(teamKeys.tokens, hashToken(token));
-    return owner === null ? null : tokenOwnerSchema.parse(JSON.parse(owner));
+    return owner === null ? null : tokenOwnerOf(owner);
   }
 
   private async entryOf(name: string): Promise<z.infer<typeof userEntrySchema> | null> {
@@ -90,6 +90,19 @@ export class UserDirectory {
         wrong: 'this token is nobody’s (revoked, or mistyped): ask whoever runs the gateway for yours (gramstyle users add NAME)',
       },
     };
+  }
+}
+
+/**
+ * The owner a token entry names; null for an entry of an earlier version (a bare name, no id): its user must be added
+ * again, and meanwhile gets the 401 that says to ask for a token, not a 500.
+ */
+function tokenOwnerOf(entry: string): User | null {
+  try {
+    const parsed = tokenOwnerSchema.safeParse(JSON.parse(entry));
+    return parsed.success ? parsed.data : null;
+  } catch {
+    return null;
   }
 }
 

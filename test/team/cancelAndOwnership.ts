@@ -1,6 +1,7 @@
+import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 
-import { CANCEL_CHANNEL, jobBlobs } from '../../helper/team/teamKeys.js';
+import { CANCEL_CHANNEL, jobBlobs, teamKeys } from '../../helper/team/teamKeys.js';
 import { expectError } from '../support/helperClient.js';
 import type { TeamCluster } from '../support/teamCluster.js';
 import { teamRedisDuringTests } from '../support/teamRedis.js';
@@ -84,6 +85,14 @@ export function describeCancelAndOwnership(team: TeamCluster): void {
       await expectError(await carol.fetch(`/v1/jobs/${id}/result`), 409, 'not-finished', /running/);
       await carol.fetch(`/v1/jobs/${id}`, { method: 'DELETE' });
       await team.workerOf(id)!.waitFor(new RegExp(`job ${id} canceled`), 60_000);
+    });
+
+    it('answers 401, not 500, to a token stored by an earlier version (a bare name, no user id)', async () => {
+      const redis = teamRedis();
+      const token = 'f'.repeat(64);
+      await redis.redis.hset(teamKeys.tokens, createHash('sha256').update(token).digest('hex'), 'olduser');
+      const old = team.as('alice');
+      await expectError(await old.fetch('/v1/pairing', { token }), 401, 'unauthorized', /nobody/);
     });
 
     it('gives a name revoked and added again none of the jobs of the user it named before', async () => {
