@@ -57,16 +57,17 @@ export class UserDirectory {
 
   /** Removes the user and their token. Their jobs run on; their results expire unfetched. */
   async revoke(name: string): Promise<void> {
-    const entry = await this.entryOf(name);
+    const entry = await this.redis.hget(teamKeys.users, name);
     if (entry === null) throw new UserError(`there is no user "${name}"`);
-    const { tokenHash } = entry;
+    // Only the token's hash: an entry of an earlier version (no id) is revoked like any other.
+    const { tokenHash } = userEntrySchema.pick({ tokenHash: true }).parse(JSON.parse(entry));
     await this.redis.multi().hdel(teamKeys.tokens, tokenHash).hdel(teamKeys.users, name).exec();
   }
 
   async list(): Promise<UserEntry[]> {
     const entries = await this.redis.hgetall(teamKeys.users);
     return Object.entries(entries)
-      .map(([name, entry]) => ({ name, createdAt: userEntrySchema.parse(JSON.parse(entry)).createdAt }))
+      .map(([name, entry]) => ({ name, createdAt: userEntrySchema.pick({ createdAt: true }).parse(JSON.parse(entry)).createdAt }))
       .sort((a, b) => a.name.localeCompare(b.name));
   }
 
@@ -75,11 +76,6 @@ export class UserDirectory {
     if (!TOKEN.test(token)) return null;
     const owner = await this.redis.hget(teamKeys.tokens, hashToken(token));
     return owner === null ? null : tokenOwnerOf(owner);
-  }
-
-  private async entryOf(name: string): Promise<z.infer<typeof userEntrySchema> | null> {
-    const entry = await this.redis.hget(teamKeys.users, name);
-    return entry === null ? null : userEntrySchema.parse(JSON.parse(entry));
   }
 
   authenticator(): Authenticator {

@@ -87,12 +87,20 @@ export function describeCancelAndOwnership(team: TeamCluster): void {
       await team.workerOf(id)!.waitFor(new RegExp(`job ${id} canceled`), 60_000);
     });
 
-    it('answers 401, not 500, to a token stored by an earlier version (a bare name, no user id)', async () => {
+    it('answers 401, not 500, to a user stored by an earlier version (no user id), who can be listed and revoked', async () => {
       const redis = teamRedis();
       const token = 'f'.repeat(64);
-      await redis.redis.hset(teamKeys.tokens, createHash('sha256').update(token).digest('hex'), 'olduser');
+      const tokenHash = createHash('sha256').update(token).digest('hex');
+      await redis.redis.hset(teamKeys.tokens, tokenHash, 'olduser');
+      await redis.redis.hset(teamKeys.users, 'olduser', JSON.stringify({ tokenHash, createdAt: '2026-11-01T00:00:00.000Z' }));
       const old = team.as('alice');
       await expectError(await old.fetch('/v1/pairing', { token }), 401, 'unauthorized', /nobody/);
+      const listed = await team.cli.run(['users', 'list', '--redis', team.redis.url]);
+      expect(listed.code, listed.stderr).toBe(0);
+      expect(listed.stdout).toContain('olduser\tadded 2026-11-01');
+      const revoked = await team.cli.run(['users', 'revoke', 'olduser', '--redis', team.redis.url]);
+      expect(revoked.code, revoked.stderr).toBe(0);
+      expect(await redis.redis.hexists(teamKeys.tokens, tokenHash)).toBe(0);
     });
 
     it('gives a name revoked and added again none of the jobs of the user it named before', async () => {
