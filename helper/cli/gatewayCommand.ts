@@ -1,9 +1,9 @@
 import { DEFAULT_GATEWAY_PORT } from '../../shared/protocol.js';
+import { flushServiceLog, logLine } from '../server/serviceLog.js';
 import { ExposureError, exposureProblems, startGateway } from '../team/gateway.js';
 import { parsePort, parseWholeNumber } from './jobArgs.js';
 import { untilStopped } from './serveCommand.js';
 import { parseCommandArgs, REDIS_FLAG, redisUrlFrom } from './teamArgs.js';
-import { flushServiceLog, logLine } from '../server/serviceLog.js';
 import { UsageError } from './usageError.js';
 
 const GATEWAY_FLAGS = {

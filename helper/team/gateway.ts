@@ -8,12 +8,12 @@ import { createApp } from '../server/app.js';
 import { HttpError } from '../server/httpError.js';
 import { listen } from '../server/listen.js';
 import { loopbackHosts } from '../server/security.js';
+import { logLine } from '../server/serviceLog.js';
 import { gramstyleVersion } from '../version.js';
 import { RedisBlobStore } from './blobStore.js';
 import { connectRedis, isRedisUnreachable } from './redisConnection.js';
 import { TeamJobQueue } from './teamJobQueue.js';
 import { UserDirectory } from './userDirectory.js';
-import { logLine } from '../server/serviceLog.js';
 import { WorkerRegistry } from './workerRegistry.js';
 
 export interface GatewayOptions {
@@ -72,7 +72,6 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
   }
   server.on('error', (error) => log(`server error: ${error.message}`));
   const port = (server.address() as AddressInfo).port;
-  const users = new UserDirectory(redis);
   const queue = new TeamJobQueue(redis, new RedisBlobStore(redis), {
     maxWaitingPerUser: options.maxWaitingPerUser ?? 32,
     maxWaitMs: options.maxWaitMs ?? 24 * 60 * 60_000,
@@ -84,15 +83,15 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
     version: gramstyleVersion(),
     instanceId: randomUUID(),
     allowedHosts: [...loopbackHosts(port), ...publicHosts(options.publicName, port)],
-    authenticator: users.authenticator(),
+    authenticator: new UserDirectory(redis).authenticator(),
     engine: new WorkerRegistry(redis),
     queue,
     bodyLimitBytes: options.bodyLimitBytes ?? 128 * 1024 * 1024, // a batch carries many images
     log,
-    answerFor: (error) => {
-      if (isRedisUnreachable(error)) return new HttpError(503, 'not-ready', 'the gateway cannot reach its Redis now; try again shortly');
-      return null;
-    },
+    answerFor: (error) =>
+      isRedisUnreachable(error)
+        ? new HttpError(503, 'not-ready', 'the gateway cannot reach its Redis now; try again shortly')
+        : null,
   });
   server.on('request', app);
   const scheme = options.tls ? 'https' : 'http';

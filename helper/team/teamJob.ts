@@ -5,10 +5,9 @@ import { stylizeProgressSchema } from '../../shared/stylizeProgress.js';
 import { decodeImage, encodePng } from '../imageio/index.js';
 import { styleImageLabel } from '../engine/styleTargets.js';
 import type { RgbImage } from '../engine/rgbImage.js';
-import type { JobInput } from '../jobs/jobQueue.js';
+import type { JobInput, JobOwner } from '../jobs/jobQueue.js';
 import { type JobResult, resultSize, strengthRowAnswer } from '../jobs/jobResult.js';
 import type { Blob, BlobStore } from './blobStore.js';
-import type { JobOwner } from '../jobs/jobQueue.js';
 import { jobBlobs } from './teamKeys.js';
 
 /** What the job makes (as the engine's EngineJobKind): one image, or the strength row at these strengths. */
@@ -37,7 +36,6 @@ export const teamJobDataSchema = teamJobKindSchema.and(
   }),
 );
 export type TeamJobData = z.infer<typeof teamJobDataSchema>;
-
 
 /**
  * A job's BullMQ progress: the engine's record, tagged with the attempt that wrote it (BullMQ's attemptsStarted), so

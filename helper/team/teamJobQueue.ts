@@ -172,7 +172,8 @@ export class TeamJobQueue implements JobQueue {
   }
 
   async result(owner: JobOwner, id: string): Promise<JobResult | null | undefined> {
-    const status = await this.status(owner, id);
+    // Past any iteration: the state alone is wanted, not the preview's PNG.
+    const status = await this.status(owner, id, Number.MAX_SAFE_INTEGER);
     if (!status) return undefined;
     // Only a job that is done has one: not one canceled as it finished (see stateOf), nor one whose stopped attempt
     // wrote a result before another attempt failed.

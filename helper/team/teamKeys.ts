@@ -14,7 +14,7 @@ export const CANCEL_CHANNEL = `${KEY_PREFIX}:cancel`;
 export const teamKeys = {
   /** Hash: user name → JSON {id, tokenHash, createdAt}; the id is new each time the name is added. */
   users: `${KEY_PREFIX}:users`,
-  /** Hash: SHA-256 of a token (hex) → user name. */
+  /** Hash: SHA-256 of a token (hex) → JSON {id, name} of its user: one lookup tells a request whom it acts for. */
   tokens: `${KEY_PREFIX}:user-tokens`,
   /**
    * Hash: ownerId, kind, canceled (the cancel mark, read by the worker with each progress write), total; outlives the
