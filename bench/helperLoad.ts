@@ -151,17 +151,18 @@ try {
 
   // What one poll costs the helper, with no job running: its whole process's CPU time (the probe's) over as many
   // polls as 20 connections get answered in a few seconds.
+  /** The helper's CPU time so far, from the probe's next sample. */
+  const cpuAt = async (): Promise<number> => {
+    const count = helper.samples.length;
+    while (helper.samples.length === count) await sleep(20);
+    return helper.samples.at(-1)!.cpuMicros;
+  };
   let finishedJob = '';
   await runJob((id) => (finishedJob = id));
   for (const [what, path] of [
     ['health', '/v1/health'],
     ['job status', `/v1/jobs/${finishedJob}?previewAfter=${iterations}`],
   ] as const) {
-    const cpuAt = async (): Promise<number> => {
-      const count = helper.samples.length;
-      while (helper.samples.length === count) await sleep(20);
-      return helper.samples.at(-1)!.cpuMicros;
-    };
     const cpuBefore = await cpuAt();
     const until = performance.now() + 4000;
     let answered = 0;
