@@ -25,6 +25,7 @@ import { type Authenticator, presentedUser } from './authentication.js';
 import type { EngineStatusSource } from './engineReport.js';
 import { HttpError } from './httpError.js';
 import { healthAnswer, jobStatusAnswer } from './pollAnswers.js';
+import type { PollPacer } from './pollPacing.js';
 import { withPollShortcut } from './pollShortcut.js';
 import { logRequests } from './requestLog.js';
 import { allowCors, limitDeclaredBody, requireKnownHost, requireUser, userOf } from './security.js';
@@ -44,6 +45,11 @@ export interface AppContext {
   readonly log: (line: string) => void;
   /** An error of what the server depends on, as the answer it gives (a gateway's Redis being away is a 503). */
   readonly answerFor?: (error: unknown) => HttpError | null;
+  /**
+   * Paces a connection's repeated polls (pollPacing.ts): the helper's, whose engine shares the machine with the
+   * clients that poll it. A gateway's workers run elsewhere, and its clients' polls cost its workers nothing.
+   */
+  readonly pollPacer?: PollPacer;
 }
 
 /** Input images larger than this on their long side are refused (the output is at most MAX_SIZE anyway). */

@@ -11,6 +11,7 @@ import { createApp } from './app.js';
 import { pairingTokenAuthenticator } from './authentication.js';
 import { engineHostReport } from './engineReport.js';
 import { listen } from './listen.js';
+import { PollPacer } from './pollPacing.js';
 import { logLine } from './serviceLog.js';
 import { loopbackHosts } from './security.js';
 import { gramstyleVersion } from '../version.js';
@@ -31,6 +32,8 @@ export interface HelperServerOptions {
   readonly previewMaxSide?: number;
   /** A running job whose engine reports nothing for this long fails, and the engine restarts (default 10 min). */
   readonly stallTimeoutMs?: number;
+  /** A connection's repeated polls of the same thing are answered at most this often, unless there is news (1 s). */
+  readonly pollIntervalMs?: number;
   readonly log?: (line: string) => void;
 }
 
@@ -86,6 +89,7 @@ export async function startHelperServer(options: HelperServerOptions): Promise<R
     queue,
     bodyLimitBytes: options.bodyLimitBytes ?? 64 * 1024 * 1024,
     log,
+    pollPacer: new PollPacer({ intervalMs: options.pollIntervalMs ?? 1000, tickMs: 250 }),
   });
   server.on('request', app);
   const ready = engine.ready();

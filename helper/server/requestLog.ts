@@ -9,8 +9,13 @@ export function logRequests(log: (line: string) => void) {
   };
 }
 
-/** The request's log line, written when its answer has gone out or its client has left. */
+/** Responses whose log line is arranged for: a poll that waited and was then handed to express is logged once. */
+const logged = new WeakSet<ServerResponse>();
+
+/** The request's log line, written when its answer has gone out or its client has left (once, however often asked). */
 export function logWhenClosed(log: (line: string) => void, request: IncomingMessage, response: ServerResponse, startedAt: number): void {
+  if (logged.has(response)) return;
+  logged.add(response);
   // request.url as it came (express rewrites it only inside routers mounted below the app).
   const url = request.url ?? '';
   response.once('close', () => {

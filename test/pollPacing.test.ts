@@ -1,0 +1,132 @@
+import { Agent, get } from 'node:http';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { bearer, jobStatusSchema, type JobStatus } from '../shared/protocol.js';
+import type { RunningHelper } from '../helper/server/index.js';
+import type { HelperClient } from './support/helperClient.js';
+import { smallJobImages, startTestHelper } from './support/testHelper.js';
+
+/**
+ * A connection's repeated polls are paced (helper/server/pollPacing.ts): at most one answer per interval to the same
+ * poll, except that a change of phase (a job starts, ends, gets its first preview) is answered at once. The interval
+ * here is long, so that "at once" and "waited" cannot be mistaken for each other on a slow machine.
+ */
+const TOKEN = 'p'.repeat(64);
+const INTERVAL_MS = 2500;
+let helper: RunningHelper;
+let client: HelperClient;
+const logLines: string[] = [];
+let images: [string, string];
+
+beforeAll(async () => {
+  ({ helper, client } = await startTestHelper(TOKEN, { pollIntervalMs: INTERVAL_MS, log: (line) => logLines.push(line) }));
+  images = await smallJobImages();
+});
+
+afterAll(async () => {
+  await helper?.close();
+});
+
+/** One client's own kept-alive connection, as an open panel has; each GET resolves with the answer and its time. */
+function connection() {
+  const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+  const headers = { Authorization: bearer(TOKEN) };
+  return {
+    get(path: string): Promise<{ status: number; body: string; at: number }> {
+      return new Promise((resolve, reject) => {
+        get(`${helper.url}${path}`, { agent, headers }, (response) => {
+          let body = '';
+          response.setEncoding('utf8');
+          response.on('data', (chunk: string) => (body += chunk));
+          response.on('end', () => resolve({ status: response.statusCode!, body, at: performance.now() }));
+        }).on('error', reject);
+      });
+    },
+    async status(id: string): Promise<JobStatus & { at: number }> {
+      const answer = await this.get(`/v1/jobs/${id}`);
+      expect(answer.status).toBe(200);
+      return { ...jobStatusSchema.parse(JSON.parse(answer.body)), at: answer.at };
+    },
+    close: () => agent.destroy(),
+  };
+}
+
+/** A job long enough to be running through a test (canceled at its end). */
+async function longJob(): Promise<string> {
+  const [content, style] = images;
+  return client.submitOk({ content, style, options: { size: 48, iterations: 2000 } });
+}
+
+describe('poll pacing', () => {
+  it('answers a connection at most once per interval while nothing but progress changes, with the progress as it is then', async () => {
+    const id = await longJob();
+    await client.pollUntil(id, (status) => status.status === 'running' && status.progress.iteration > 0);
+    const panel = connection();
+    const answers = [];
+    const askedAt = performance.now();
+    for (let i = 0; i < 3; i++) answers.push(await panel.status(id));
+    // The first poll of this connection is answered at once; each repeat waits for its turn.
+    expect(answers[0]!.at - askedAt).toBeLessThan(INTERVAL_MS / 2);
+    for (let i = 1; i < answers.length; i++) expect(answers[i]!.at - answers[i - 1]!.at).toBeGreaterThanOrEqual(INTERVAL_MS - 5);
+    expect(answers.map((answer) => answer.status)).toEqual(['running', 'running', 'running']);
+    expect(answers[2]!.progress.iteration).toBeGreaterThan(answers[0]!.progress.iteration);
+
+    // Another connection, and another poll on the same one, are not held by this one's turn.
+    const other = connection();
+    const otherAskedAt = performance.now();
+    expect((await other.status(id)).at - otherAskedAt).toBeLessThan(INTERVAL_MS / 2);
+    const healthAskedAt = performance.now();
+    expect((await panel.get('/v1/health')).at - healthAskedAt).toBeLessThan(INTERVAL_MS / 2);
+    panel.close();
+    other.close();
+    await client.fetch(`/v1/jobs/${id}`, { method: 'DELETE' });
+  });
+
+  it('answers a waiting poll at once when its job changes phase: queued to canceled, running to canceled', async () => {
+    const running = await longJob();
+    const queued = await longJob();
+    await client.pollUntil(running, (status) => status.status === 'running');
+    const panel = connection();
+    expect((await panel.status(queued)).status).toBe('queued');
+    const waiting = panel.status(queued); // held: nothing new yet
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    const canceledAt = performance.now();
+    await client.fetch(`/v1/jobs/${queued}`, { method: 'DELETE' });
+    const answer = await waiting;
+    expect(answer.status).toBe('canceled');
+    expect(answer.at - canceledAt).toBeLessThan(INTERVAL_MS / 2);
+
+    expect((await panel.status(running)).status).toBe('running');
+    const waitingForRunning = panel.status(running);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    await client.fetch(`/v1/jobs/${running}`, { method: 'DELETE' });
+    expect((await waitingForRunning).status).toBe('canceled');
+    panel.close();
+  });
+
+  it('answers a waiting poll at once when the job gets its first preview', async () => {
+    const id = await longJob();
+    const panel = connection();
+    const seen = [await panel.status(id)];
+    while (seen.at(-1)!.preview === null && seen.length < 10) seen.push(await panel.status(id));
+    const [before, withPreview] = seen.slice(-2);
+    expect(withPreview!.preview).not.toBeNull();
+    // Had it waited for its turn, the answer would have come a whole interval after the one before.
+    expect(withPreview!.at - before!.at).toBeLessThan(INTERVAL_MS - 5);
+    panel.close();
+    await client.fetch(`/v1/jobs/${id}`, { method: 'DELETE' });
+  });
+
+  it('logs a client that leaves while its poll waits, once, and goes on answering others', async () => {
+    const panel = connection();
+    await panel.get('/v1/health');
+    const from = logLines.length;
+    const left = panel.get('/v1/health').catch((error: unknown) => error);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    panel.close(); // destroys the connection under the waiting poll
+    expect(await left).toBeInstanceOf(Error);
+    await expect.poll(() => logLines.slice(from).filter((line) => line.startsWith('GET /v1/health - client left')), { timeout: 5000 }).toHaveLength(1);
+    await new Promise((resolve) => setTimeout(resolve, INTERVAL_MS));
+    expect(logLines.slice(from).filter((line) => line.startsWith('GET /v1/health'))).toHaveLength(1);
+    expect((await client.health()).status).toBe('ready');
+  });
+});
