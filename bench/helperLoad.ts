@@ -1,8 +1,10 @@
 /**
  * Load check of the helper (not a timed test): while a job runs, 50 clients poll health and the job's status at
- * 20 Hz each, as many open plugin panels would, each naming the last preview it has (previewAfter) as the panel does.
- * Prints how much the job slowed down against the same job without load, the request latencies, how long the
- * helper's event loop was blocked at most, and then what one poll costs the helper in CPU time.
+ * 20 Hz each, as many open plugin panels would, each on its own kept-alive connection and naming the last preview it
+ * has (previewAfter) as the panel does. Each waits for its answer, then for the rest of its 50 ms. Prints how much
+ * the job slowed down against the same job without load, how many answers the clients got and how long each took
+ * (the helper paces a connection's repeated polls: helper/server/pollPacing.ts), how long the helper's event loop
+ * was blocked at most, and then what one poll costs the helper in CPU time.
  *
  *   npm run load [-- --size 128 --iterations 12 --clients 50 --hz 20 --rounds 3 --weights FILE]
  *   npm run load -- --every-preview      the pollers ask without previewAfter (as before it existed), to compare
@@ -20,7 +22,7 @@ import { describeMachine, probeSummary, sleep, startServedHelper } from './serve
 const { values } = parseArgs({
   options: {
     size: { type: 'string', default: '128' },
-    iterations: { type: 'string', default: '12' },
+    iterations: { type: 'string', default: '60' },
     clients: { type: 'string', default: '50' },
     hz: { type: 'string', default: '20' },
     rounds: { type: 'string', default: '3' },
@@ -46,9 +48,10 @@ try {
 
   // The pollers' requests go out through node:http on kept-alive connections, as a browser's do: undici's fetch cost
   // this process about 0.5 ms of CPU a request, so the load generator took more of the 2 cores than the helper did.
-  const agent = new Agent({ keepAlive: true, maxSockets: clients });
-  /** GET `path` with the token; resolves with the status code and the body. */
-  function pollGet(path: string): Promise<{ status: number; body: string }> {
+  // Each client has its own connection, as each open panel has.
+  const newClientAgent = () => new Agent({ keepAlive: true, maxSockets: 1 });
+  /** GET `path` with the token on `agent`'s connection (false: a connection of its own); the status code and body. */
+  function pollGet(agent: Agent | false, path: string): Promise<{ status: number; body: string }> {
     return new Promise((resolve, reject) => {
       get(`${url}${path}`, { agent, headers }, (response) => {
         let body = '';
@@ -61,11 +64,11 @@ try {
   }
 
   /** A client's view of a job: its status, asked with the iteration of the last preview it has (as the panel asks). */
-  function jobPoller(id: string): () => Promise<JobStatus> {
+  function jobPoller(agent: Agent, id: string): () => Promise<JobStatus> {
     let lastPreview: number | null = null;
     return async () => {
       const query = lastPreview === null || values['every-preview'] ? '' : `?previewAfter=${lastPreview}`;
-      const response = await pollGet(`/v1/jobs/${id}${query}`);
+      const response = await pollGet(agent, `/v1/jobs/${id}${query}`);
       if (response.status !== 200) throw new Error(`status answered ${response.status}`);
       const status = jobStatusSchema.parse(JSON.parse(response.body));
       if (status.preview) lastPreview = status.preview.iteration;
@@ -78,13 +81,18 @@ try {
     const startedAt = performance.now();
     const created = (await (await fetch(`${url}/v1/jobs`, { method: 'POST', headers, body })).json()) as { id: string };
     onCreated(created.id);
-    const poll = jobPoller(created.id);
-    for (;;) {
-      const status = await poll();
-      if (status.status === 'failed') throw new Error(`the job failed: ${status.error?.message}`);
-      if (status.status !== 'queued' && status.status !== 'running') return (performance.now() - startedAt) / 1000;
-      if (Date.now() > deadline) throw new Error('--max-seconds reached');
-      await sleep(100);
+    const agent = newClientAgent();
+    const poll = jobPoller(agent, created.id);
+    try {
+      for (;;) {
+        const status = await poll();
+        if (status.status === 'failed') throw new Error(`the job failed: ${status.error?.message}`);
+        if (status.status !== 'queued' && status.status !== 'running') return (performance.now() - startedAt) / 1000;
+        if (Date.now() > deadline) throw new Error('--max-seconds reached');
+        await sleep(100);
+      }
+    } finally {
+      agent.destroy();
     }
   }
 
@@ -96,15 +104,16 @@ try {
     let jobId = '';
     const pollers = Array.from({ length: clients }, async (_, client) => {
       await sleep((1000 / hz) * (client / clients)); // spread the clients over one period
+      const agent = newClientAgent();
       let pollJob: (() => Promise<JobStatus>) | undefined;
       for (let i = 0; loadRunning && Date.now() < deadline; i++) {
         const tickStartedAt = performance.now();
-        if (jobId && !pollJob) pollJob = jobPoller(jobId);
+        if (jobId && !pollJob) pollJob = jobPoller(agent, jobId);
         try {
           if (i % 2 === 1 && pollJob) {
             await pollJob();
           } else {
-            const response = await pollGet('/v1/health');
+            const response = await pollGet(agent, '/v1/health');
             if (response.status !== 200) failures += 1;
           }
         } catch {
@@ -114,6 +123,7 @@ try {
         latencies.push(elapsed);
         await sleep(Math.max(0, 1000 / hz - elapsed));
       }
+      agent.destroy();
     });
     const startedAt = Date.now();
     const clientCpuBefore = process.cpuUsage();
@@ -140,8 +150,8 @@ try {
     console.log(
       `round ${round}: without load ${quietSeconds.toFixed(2)} s, with load ${loaded.seconds.toFixed(2)} s: ` +
         `slowdown ${slowdown.toFixed(1)} %; ${latencies.length} requests ` +
-        `(${(latencies.length / loaded.seconds).toFixed(0)}/s), ${loaded.failures} failed, latency p50 ` +
-        `${percentile(0.5).toFixed(1)} ms, p99 ${percentile(0.99).toFixed(1)} ms; ` +
+        `answered (${(latencies.length / loaded.seconds).toFixed(0)}/s), ${loaded.failures} failed, each answered after ` +
+        `p50 ${percentile(0.5).toFixed(1)} ms, p99 ${percentile(0.99).toFixed(1)} ms (waits for its turn included); ` +
         `helper event loop blocked at most ${loaded.maxDelayMs.toFixed(0)} ms, busy ${(loaded.meanBusy * 100).toFixed(0)} % ` +
         `on average; the clients used ${loaded.clientCores.toFixed(2)} cores`,
     );
@@ -150,7 +160,8 @@ try {
   console.log(`slowdown: ${median.toFixed(1)} % (median of ${rounds} rounds; target < 10 %)`);
 
   // What one poll costs the helper, with no job running: its whole process's CPU time (the probe's) over as many
-  // polls as 20 connections get answered in a few seconds.
+  // polls as 20 clients get answered in a few seconds, each poll on a connection of its own (a kept-alive connection's
+  // repeated polls would wait for their turn; a client that does not keep its connection is answered at once).
   /** The helper's CPU time so far, from the probe's next sample. */
   const cpuAt = async (): Promise<number> => {
     const count = helper.samples.length;
@@ -169,16 +180,18 @@ try {
     await Promise.all(
       Array.from({ length: 20 }, async () => {
         while (performance.now() < until) {
-          if ((await pollGet(path)).status !== 200) throw new Error(`${path} answered an error`);
+          if ((await pollGet(false, path)).status !== 200) throw new Error(`${path} answered an error`);
           answered += 1;
         }
       }),
     );
     const micros = ((await cpuAt()) - cpuBefore) / answered;
-    console.log(`${what}: ${answered} polls in 4 s, the helper's CPU ${micros.toFixed(0)} µs a poll (every thread; no job running)`);
+    console.log(
+      `${what}: ${answered} polls in 4 s, each on a new connection; the helper's CPU ${micros.toFixed(0)} µs a poll ` +
+        `(every thread; no job running)`,
+    );
   }
   console.log(`machine at the end: ${describeMachine()}`);
-  agent.destroy();
 } finally {
   await helper.close();
 }
