@@ -18,7 +18,10 @@ const logLines: string[] = [];
 let images: [string, string];
 
 beforeAll(async () => {
-  ({ helper, client } = await startTestHelper(TOKEN, { pollIntervalMs: INTERVAL_MS, log: (line) => logLines.push(line) }));
+  ({ helper, client } = await startTestHelper(TOKEN, {
+    pollIntervalsMs: { jobStatus: INTERVAL_MS, health: INTERVAL_MS },
+    log: (line) => logLines.push(line),
+  }));
   images = await smallJobImages();
 });
 
@@ -66,7 +69,8 @@ describe('poll pacing', () => {
     for (let i = 0; i < 3; i++) answers.push(await panel.status(id));
     // The first poll of this connection is answered at once; each repeat waits for its turn.
     expect(answers[0]!.at - askedAt).toBeLessThan(INTERVAL_MS / 2);
-    for (let i = 1; i < answers.length; i++) expect(answers[i]!.at - answers[i - 1]!.at).toBeGreaterThanOrEqual(INTERVAL_MS - 5);
+    // (A turn's interval counts from the tick that let it go; the answers themselves go out a few ms after it.)
+    for (let i = 1; i < answers.length; i++) expect(answers[i]!.at - answers[i - 1]!.at).toBeGreaterThan(INTERVAL_MS - 100);
     expect(answers.map((answer) => answer.status)).toEqual(['running', 'running', 'running']);
     expect(answers[2]!.progress.iteration).toBeGreaterThan(answers[0]!.progress.iteration);
 
@@ -111,7 +115,7 @@ describe('poll pacing', () => {
     const [before, withPreview] = seen.slice(-2);
     expect(withPreview!.preview).not.toBeNull();
     // Had it waited for its turn, the answer would have come a whole interval after the one before.
-    expect(withPreview!.at - before!.at).toBeLessThan(INTERVAL_MS - 5);
+    expect(withPreview!.at - before!.at).toBeLessThan(INTERVAL_MS - 100);
     panel.close();
     await client.fetch(`/v1/jobs/${id}`, { method: 'DELETE' });
   });

@@ -32,8 +32,8 @@ export interface HelperServerOptions {
   readonly previewMaxSide?: number;
   /** A running job whose engine reports nothing for this long fails, and the engine restarts (default 10 min). */
   readonly stallTimeoutMs?: number;
-  /** A connection's repeated polls of the same thing are answered at most this often, unless there is news (1 s). */
-  readonly pollIntervalMs?: number;
+  /** A connection's repeated polls are answered at most this often unless there is news (pollPacing.ts). */
+  readonly pollIntervalsMs?: { readonly jobStatus: number; readonly health: number };
   readonly log?: (line: string) => void;
 }
 
@@ -89,7 +89,11 @@ export async function startHelperServer(options: HelperServerOptions): Promise<R
     queue,
     bodyLimitBytes: options.bodyLimitBytes ?? 64 * 1024 * 1024,
     log,
-    pollPacer: new PollPacer({ intervalMs: options.pollIntervalMs ?? 1000, tickMs: 250 }),
+    pollPacer: new PollPacer({
+      jobStatusIntervalMs: options.pollIntervalsMs?.jobStatus ?? 1000,
+      healthIntervalMs: options.pollIntervalsMs?.health ?? 5000,
+      tickMs: 250,
+    }),
   });
   server.on('request', app);
   const ready = engine.ready();

@@ -3,7 +3,7 @@ import { API_PREFIX } from '../../shared/protocol.js';
 import type { AppContext } from './app.js';
 import { presentedUser, type User } from './authentication.js';
 import { healthAnswer, jobStatusAnswer } from './pollAnswers.js';
-import type { PollPhase } from './pollPacing.js';
+import type { PollKind, PollPhase } from './pollPacing.js';
 import { logWhenClosed } from './requestLog.js';
 import { knownHostCheck } from './security.js';
 
@@ -13,6 +13,7 @@ const JOB_STATUS_URL = new RegExp(`^${API_PREFIX}/jobs/([0-9A-Za-z-]{1,64})(?:\\
 
 /** What a poll asks for: health, or one job's status (the key under which polls are paced). */
 interface Poll {
+  readonly kind: PollKind;
   readonly key: string;
   /** Its phase now (cheap: no answer is built), or undefined when the user has no such job. */
   phase(user: User | null): Promise<PollPhase | undefined>;
@@ -55,10 +56,12 @@ export function withPollShortcut(context: AppContext, fullApp: RequestListener):
 
 function healthPoll(context: AppContext): Poll {
   return {
+    kind: 'health',
     key: 'health',
     phase: async () => {
-      const engine = await context.engine.report();
-      return `${engine.status} ${engine.weights.status}`;
+      const { status, weights } = await context.engine.report();
+      // A download's progress in steps of 5 %: the panel shows it while the helper starts.
+      return `${status}, weights ${weights.status} ${Math.floor((weights.progress ?? 0) * 20)}`;
     },
     answer: (user) => healthAnswer(context, user),
   };
@@ -69,6 +72,7 @@ function jobStatusPoll(context: AppContext, match: RegExpExecArray | null): Poll
   const id = match[1]!;
   const previewAfter = match[2] === undefined ? undefined : Number(match[2]);
   return {
+    kind: 'job status',
     key: `job ${id}`,
     phase: async (user) => {
       const status = user === null ? undefined : await context.queue.status(user, id);
@@ -88,12 +92,13 @@ async function answerPoll(context: AppContext, request: IncomingMessage, respons
   if (phase === undefined) return false;
   logWhenClosed(context.log, request, response, startedAt); // also when the client leaves while it waits
   const { socket } = request;
-  if (await pollPacer.turn(socket, poll.key, () => poll.phase(user))) {
+  const turn = await pollPacer.turn(socket, poll.kind, poll.key, () => poll.phase(user));
+  if (turn !== undefined) {
     if (socket.destroyed) return true; // the client left: its log line says so, nobody is left to answer
     user = await presentedUser(request, context.authenticator); // the token may have been replaced meanwhile
   }
   const answer = await poll.answer(user);
-  if (answer !== undefined) pollPacer.answered(socket, poll.key, (await poll.phase(user))!);
+  if (answer !== undefined) pollPacer.answered(socket, poll.key, (await poll.phase(user))!, turn);
   return send(context, request, response, answer, startedAt);
 }
 
