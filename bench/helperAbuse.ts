@@ -10,6 +10,7 @@
  * Traffic goes to 127.0.0.1 only; each phase stops after --seconds or --requests, whichever comes first.
  */
 import { setMaxListeners } from 'node:events';
+import { get } from 'node:http';
 import { connect } from 'node:net';
 import { parseArgs } from 'node:util';
 import { gzipSync } from 'node:zlib';
@@ -172,12 +173,17 @@ const phases: Array<{ name: string; concurrency: number; attack: Attack | null }
   { name: 'idle again', concurrency: 0, attack: null },
 ];
 
-/** A bystander: the public health every 50 ms; the slowest answer it got. */
+/**
+ * A bystander: the public health every 50 ms; the slowest answer it got. Each on a connection of its own: on a kept
+ * connection the helper would make the repeats wait for their turn (pollPacing.ts), and this asks how fast it answers.
+ */
 async function bystander(url: string, until: () => boolean): Promise<number> {
   let slowest = 0;
   while (!until()) {
     const startedAt = performance.now();
-    await (await fetch(`${url}/v1/health`)).arrayBuffer();
+    await new Promise<void>((answered, failed) => {
+      get(`${url}/v1/health`, { agent: false }, (response) => response.resume().on('end', answered).on('error', failed)).on('error', failed);
+    });
     slowest = Math.max(slowest, performance.now() - startedAt);
     await sleep(50);
   }
