@@ -12,13 +12,17 @@ export interface PollPacingOptions {
 /** A poll's phase: answers in the same phase differ only in detail (progress); a change of phase is news. */
 export type PollPhase = string;
 
-interface LastAnswer {
-  readonly at: number;
-  readonly phase: PollPhase;
-}
-
 /** The two polls paced, each with its own interval. */
 export type PollKind = 'health' | 'job status';
+
+/** What a connection may still ask of one thing at once, and the phase of the last answer it got. */
+interface Allowance {
+  /** Answers it may have at once: up to BURST, one more per interval, one less per answer. */
+  answers: number;
+  /** When `answers` was counted. */
+  at: number;
+  phase: PollPhase | undefined;
+}
 
 interface HeldPoll {
   readonly socket: Socket;
@@ -29,20 +33,26 @@ interface HeldPoll {
   readonly release: (at: number) => void;
 }
 
+/**
+ * A connection may have this many answers of the same thing at once (a panel that checks health again when the
+ * user pastes a token is answered at once); beyond them, one per interval.
+ */
+const BURST = 3;
 /** Polls of other things than the last few a connection asked for are not held (each connection keeps this many). */
 const KEYS_PER_CONNECTION = 8;
 
 /**
  * Paces repeated polls per connection, the way a long poll does. The helper's engine runs on the same few cores as
  * the clients that poll it, and each answer wakes both (a client at 20 Hz, fifty of them, slowed a job by 40%
- * though an answer costs the helper 0.1 ms). So a connection that asks again for the same thing within its interval
- * waits until the interval is over, or until the answer's phase changes (a job starts, ends, fails, shows its first
- * preview; the engine gets ready, its weights download on): it learns of every change of phase at once and of
- * progress once per interval, and a client that polls faster only waits longer for each answer. Held polls are answered together on ticks, so the helper and the clients
- * wake a few times a second rather than once per answer. A connection's first poll of a thing is answered at once.
+ * though an answer costs the helper 0.1 ms). So beyond a few answers at once, a connection that asks again for the
+ * same thing gets one answer per interval, or earlier when the answer's phase changes (a job starts, ends, fails,
+ * shows its first preview; the engine gets ready, its weights download on): it learns of every change of phase at
+ * once and of progress once per interval, and a client that polls faster only waits longer for each answer. Held
+ * polls are answered together on ticks, so that the helper and its clients wake a few times a second rather than
+ * once per answer.
  */
 export class PollPacer {
-  private readonly lastAnswers = new WeakMap<Socket, Map<string, LastAnswer>>();
+  private readonly allowances = new WeakMap<Socket, Map<string, Allowance>>();
   private readonly held = new Set<HeldPoll>();
   private ticker: NodeJS.Timeout | undefined;
   private ticking = false;
@@ -50,28 +60,53 @@ export class PollPacer {
   constructor(private readonly options: PollPacingOptions) {}
 
   /**
-   * Resolves when the poll of `key` on `socket` may be answered: at once with undefined, or after waiting with the
-   * time of the tick that let it go (its turn: the next interval counts from it, so that a client's turns stay on
-   * the ticks). `currentPhase` is asked on each tick while the poll waits.
+   * Resolves when the poll of `key` on `socket` may be answered: at once (false) while the connection's allowance
+   * lasts or when `phaseNow` is news to it, else (true) at the tick after its next answer is due or its phase
+   * changed. `currentPhase` is asked on each tick while the poll waits.
    */
-  turn(socket: Socket, kind: PollKind, key: string, currentPhase: () => Promise<PollPhase | undefined>): Promise<number | undefined> {
-    const last = this.lastAnswers.get(socket)?.get(key);
+  turn(
+    socket: Socket,
+    kind: PollKind,
+    key: string,
+    phaseNow: PollPhase,
+    currentPhase: () => Promise<PollPhase | undefined>,
+  ): Promise<boolean> {
     const intervalMs = kind === 'health' ? this.options.healthIntervalMs : this.options.jobStatusIntervalMs;
-    if (last === undefined || performance.now() - last.at >= intervalMs) return Promise.resolve(undefined);
+    const allowance = this.allowanceOf(socket, key);
+    const now = performance.now();
+    allowance.answers = Math.min(BURST, allowance.answers + (now - allowance.at) / intervalMs);
+    allowance.at = now;
+    if (allowance.answers >= 1 || allowance.phase !== phaseNow) {
+      allowance.answers = Math.max(0, allowance.answers - 1);
+      return Promise.resolve(false);
+    }
     return new Promise((resolve) => {
-      const release = (at: number) => resolve(at);
-      this.held.add({ socket, due: last.at + intervalMs, phase: last.phase, currentPhase, release });
+      const release = (at: number) => {
+        // Its turn used what had come since; the next interval counts from this tick, so its turns stay on ticks.
+        allowance.answers = 0;
+        allowance.at = at;
+        resolve(true);
+      };
+      this.held.add({ socket, due: now + (1 - allowance.answers) * intervalMs, phase: phaseNow, currentPhase, release });
       this.ticker ??= setInterval(() => void this.tick(), this.options.tickMs).unref();
     });
   }
 
-  /** Notes that `socket` got an answer to `key` in `phase`, at its turn (or now). */
-  answered(socket: Socket, key: string, phase: PollPhase, at = performance.now()): void {
-    let answers = this.lastAnswers.get(socket);
-    if (answers === undefined) this.lastAnswers.set(socket, (answers = new Map()));
-    answers.delete(key); // re-inserted last: the map's order is the order of use
-    answers.set(key, { at, phase });
-    if (answers.size > KEYS_PER_CONNECTION) answers.delete(answers.keys().next().value!);
+  /** Notes the phase of the answer `socket` got to `key`: a change from it is news to that connection. */
+  answered(socket: Socket, key: string, phase: PollPhase): void {
+    this.allowanceOf(socket, key).phase = phase;
+  }
+
+  private allowanceOf(socket: Socket, key: string): Allowance {
+    let allowances = this.allowances.get(socket);
+    if (allowances === undefined) this.allowances.set(socket, (allowances = new Map()));
+    let allowance = allowances.get(key);
+    if (allowance === undefined) {
+      allowance = { answers: BURST, at: performance.now(), phase: undefined };
+      allowances.set(key, allowance);
+      if (allowances.size > KEYS_PER_CONNECTION) allowances.delete(allowances.keys().next().value!); // the oldest
+    }
+    return allowance;
   }
 
   private async tick(): Promise<void> {

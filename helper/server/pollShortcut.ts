@@ -92,13 +92,12 @@ async function answerPoll(context: AppContext, request: IncomingMessage, respons
   if (phase === undefined) return false;
   logWhenClosed(context.log, request, response, startedAt); // also when the client leaves while it waits
   const { socket } = request;
-  const turn = await pollPacer.turn(socket, poll.kind, poll.key, () => poll.phase(user));
-  if (turn !== undefined) {
+  if (await pollPacer.turn(socket, poll.kind, poll.key, phase, () => poll.phase(user))) {
     if (socket.destroyed) return true; // the client left: its log line says so, nobody is left to answer
     user = await presentedUser(request, context.authenticator); // the token may have been replaced meanwhile
   }
   const answer = await poll.answer(user);
-  if (answer !== undefined) pollPacer.answered(socket, poll.key, (await poll.phase(user))!, turn);
+  if (answer !== undefined) pollPacer.answered(socket, poll.key, (await poll.phase(user))!);
   return send(context, request, response, answer, startedAt);
 }
 
