@@ -22,7 +22,7 @@ let images: [string, string];
 
 beforeAll(async () => {
   ({ helper, client } = await startTestHelper(TOKEN, {
-    pollIntervalsMs: { jobStatus: INTERVAL_MS, health: INTERVAL_MS },
+    pollPacing: { jobStatusMs: INTERVAL_MS, healthMs: INTERVAL_MS, answersPerSecond: 1000 },
     log: (line) => logLines.push(line),
   }));
   images = await smallJobImages();
@@ -33,13 +33,13 @@ afterAll(async () => {
 });
 
 /** One client's own kept-alive connection, as an open panel has; each GET resolves with the answer and its time. */
-function connection() {
+function connection(url = helper.url) {
   const agent = new Agent({ keepAlive: true, maxSockets: 1 });
   const headers = { Authorization: bearer(TOKEN) };
   return {
     get(path: string): Promise<{ status: number; body: string; at: number }> {
       return new Promise((resolve, reject) => {
-        get(`${helper.url}${path}`, { agent, headers }, (response) => {
+        get(`${url}${path}`, { agent, headers }, (response) => {
           let body = '';
           response.setEncoding('utf8');
           response.on('data', (chunk: string) => (body += chunk));
@@ -57,9 +57,9 @@ function connection() {
 }
 
 /** A job long enough to be running through a test (canceled at its end). */
-async function longJob(): Promise<string> {
+async function longJob(on = client): Promise<string> {
   const [content, style] = images;
-  return client.submitOk({ content, style, options: { size: 48, iterations: 2000 } });
+  return on.submitOk({ content, style, options: { size: 48, iterations: 2000 } });
 }
 
 describe('poll pacing', () => {
@@ -144,5 +144,30 @@ describe('poll pacing', () => {
     await new Promise((resolve) => setTimeout(resolve, INTERVAL_MS));
     expect(logLines.slice(from).filter((line) => line.startsWith('GET /v1/health'))).toHaveLength(1);
     expect((await client.health()).status).toBe('ready');
+  });
+});
+
+describe('poll pacing under many connections', () => {
+  it("lengthens each connection's interval so that all of them together get about the helper's budget", async () => {
+    const busy = await startTestHelper(TOKEN, { pollPacing: { jobStatusMs: 200, healthMs: 200, answersPerSecond: 2 } });
+    try {
+      const id = await longJob(busy.client);
+      await busy.client.pollUntil(id, (status) => status.status === 'running');
+      const panels = Array.from({ length: 5 }, () => connection(busy.helper.url));
+      const answerTimes = await Promise.all(
+        panels.map(async (panel) => {
+          const times = [];
+          for (let i = 0; i < AT_ONCE + 2; i++) times.push((await panel.status(id)).at);
+          panel.close();
+          return times;
+        }),
+      );
+      // Six connections poll (five panels and pollUntil's): at 2 answers a second together, each one's turn comes
+      // about every 3 s rather than every 200 ms.
+      for (const times of answerTimes) expect(times.at(-1)! - times.at(-2)!).toBeGreaterThan(2000);
+      await busy.client.fetch(`/v1/jobs/${id}`, { method: 'DELETE' });
+    } finally {
+      await busy.helper.close();
+    }
   });
 });

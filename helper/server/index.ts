@@ -32,8 +32,9 @@ export interface HelperServerOptions {
   readonly previewMaxSide?: number;
   /** A running job whose engine reports nothing for this long fails, and the engine restarts (default 10 min). */
   readonly stallTimeoutMs?: number;
-  /** A connection's repeated polls are answered at most this often unless there is news (pollPacing.ts). */
-  readonly pollIntervalsMs?: { readonly jobStatus: number; readonly health: number };
+  /** A connection's repeated polls are answered at most this often unless there is news, and all together about
+   * `answersPerSecond` (pollPacing.ts). */
+  readonly pollPacing?: { readonly jobStatusMs: number; readonly healthMs: number; readonly answersPerSecond: number };
   readonly log?: (line: string) => void;
 }
 
@@ -90,8 +91,10 @@ export async function startHelperServer(options: HelperServerOptions): Promise<R
     bodyLimitBytes: options.bodyLimitBytes ?? 64 * 1024 * 1024,
     log,
     pollPacer: new PollPacer({
-      jobStatusIntervalMs: options.pollIntervalsMs?.jobStatus ?? 1000,
-      healthIntervalMs: options.pollIntervalsMs?.health ?? 5000,
+      jobStatusIntervalMs: options.pollPacing?.jobStatusMs ?? 1000,
+      healthIntervalMs: options.pollPacing?.healthMs ?? 5000,
+      // Fifty clients polling a job and health: each gets its job's status every 2.5 s.
+      answersPerSecond: options.pollPacing?.answersPerSecond ?? 40,
       tickMs: 250,
     }),
   });

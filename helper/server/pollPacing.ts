@@ -5,6 +5,11 @@ export interface PollPacingOptions {
   readonly jobStatusIntervalMs: number;
   /** …and one answer of health, unless the engine's phase changes (a panel asks it every 10 s once connected). */
   readonly healthIntervalMs: number;
+  /**
+   * Answers a second to all paced polls together: when many connections poll, each one's interval grows so that
+   * together they get about this many (one panel is far below it; fifty careless clients are not).
+   */
+  readonly answersPerSecond: number;
   /** How often held polls are looked at: they are answered together, on these ticks. */
   readonly tickMs: number;
 }
@@ -40,6 +45,8 @@ interface HeldPoll {
 const BURST = 3;
 /** Polls of other things than the last few a connection asked for are not held (each connection keeps this many). */
 const KEYS_PER_CONNECTION = 8;
+/** A connection's poll of a thing counts as active towards the shared budget this long after its last answer. */
+const ACTIVE_MS = 10_000;
 
 /**
  * Paces repeated polls per connection, the way a long poll does. The helper's engine runs on the same few cores as
@@ -54,6 +61,8 @@ const KEYS_PER_CONNECTION = 8;
 export class PollPacer {
   private readonly allowances = new WeakMap<Socket, Map<string, Allowance>>();
   private readonly held = new Set<HeldPoll>();
+  /** Each connection's poll of a thing answered within ACTIVE_MS, with when: those that share the budget. */
+  private readonly active = new Map<Allowance, number>();
   private ticker: NodeJS.Timeout | undefined;
   private ticking = false;
 
@@ -71,9 +80,12 @@ export class PollPacer {
     phaseNow: PollPhase,
     currentPhase: () => Promise<PollPhase | undefined>,
   ): Promise<boolean> {
-    const intervalMs = kind === 'health' ? this.options.healthIntervalMs : this.options.jobStatusIntervalMs;
-    const allowance = this.allowanceOf(socket, key);
     const now = performance.now();
+    const ownIntervalMs = kind === 'health' ? this.options.healthIntervalMs : this.options.jobStatusIntervalMs;
+    const intervalMs = Math.max(ownIntervalMs, (this.activePolls(now) * 1000) / this.options.answersPerSecond);
+    const allowance = this.allowanceOf(socket, key);
+    this.active.delete(allowance); // set again, last: the map is kept in the order of last use
+    this.active.set(allowance, now);
     allowance.answers = Math.min(BURST, allowance.answers + (now - allowance.at) / intervalMs);
     allowance.at = now;
     if (allowance.answers >= 1 || allowance.phase !== phaseNow) {
@@ -90,6 +102,15 @@ export class PollPacer {
       this.held.add({ socket, due: now + (1 - allowance.answers) * intervalMs, phase: phaseNow, currentPhase, release });
       this.ticker ??= setInterval(() => void this.tick(), this.options.tickMs).unref();
     });
+  }
+
+  /** How many connections' polls of a thing were answered within ACTIVE_MS (forgetting older ones). */
+  private activePolls(now: number): number {
+    for (const [allowance, at] of this.active) {
+      if (now - at < ACTIVE_MS) break; // the map is in the order of last use
+      this.active.delete(allowance);
+    }
+    return this.active.size;
   }
 
   /** Notes the phase of the answer `socket` got to `key`: a change from it is news to that connection. */
