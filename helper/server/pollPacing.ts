@@ -45,7 +45,7 @@ interface HeldPoll {
 const BURST = 3;
 /** Polls of other things than the last few a connection asked for are not held (each connection keeps this many). */
 const KEYS_PER_CONNECTION = 8;
-/** A connection's poll of a thing counts as active towards the shared budget this long after its last answer. */
+/** A connection's poll of a thing counts towards the shared budget for this long after it was last asked. */
 const ACTIVE_MS = 10_000;
 
 /**
@@ -54,14 +54,15 @@ const ACTIVE_MS = 10_000;
  * though an answer costs the helper 0.1 ms). So beyond a few answers at once, a connection that asks again for the
  * same thing gets one answer per interval, or earlier when the answer's phase changes (a job starts, ends, fails,
  * shows its first preview; the engine gets ready, its weights download on): it learns of every change of phase at
- * once and of progress once per interval, and a client that polls faster only waits longer for each answer. Held
- * polls are answered together on ticks, so that the helper and its clients wake a few times a second rather than
- * once per answer.
+ * once and of progress once per interval, and a client that polls faster only waits longer for each answer. The
+ * connections share a budget of answers a second: with many of them, each one's interval grows. Held polls are
+ * answered together on ticks, so that the helper and its clients wake a few times a second rather than once per
+ * answer.
  */
 export class PollPacer {
   private readonly allowances = new WeakMap<Socket, Map<string, Allowance>>();
   private readonly held = new Set<HeldPoll>();
-  /** Each connection's poll of a thing answered within ACTIVE_MS, with when: those that share the budget. */
+  /** Each connection's poll of a thing asked within ACTIVE_MS, with when: those that share the budget. */
   private readonly active = new Map<Allowance, number>();
   private ticker: NodeJS.Timeout | undefined;
   private ticking = false;
@@ -104,7 +105,7 @@ export class PollPacer {
     });
   }
 
-  /** How many connections' polls of a thing were answered within ACTIVE_MS (forgetting older ones). */
+  /** How many connections' polls of a thing were asked within ACTIVE_MS (forgetting older ones). */
   private activePolls(now: number): number {
     for (const [allowance, at] of this.active) {
       if (now - at < ACTIVE_MS) break; // the map is in the order of last use
