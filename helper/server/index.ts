@@ -32,8 +32,10 @@ export interface HelperServerOptions {
   readonly previewMaxSide?: number;
   /** A running job whose engine reports nothing for this long fails, and the engine restarts (default 10 min). */
   readonly stallTimeoutMs?: number;
-  /** A connection's repeated polls are answered at most this often unless there is news, and all together about
-   * `answersPerSecond` (pollPacing.ts). */
+  /**
+   * A connection's repeated polls are answered at most this often unless there is news, and all connections together
+   * about `answersPerSecond` times a second (pollPacing.ts; defaults 1 s, 5 s and 40).
+   */
   readonly pollPacing?: { readonly jobStatusMs: number; readonly healthMs: number; readonly answersPerSecond: number };
   readonly log?: (line: string) => void;
 }

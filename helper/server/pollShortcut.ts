@@ -92,12 +92,14 @@ async function answerPoll(context: AppContext, request: IncomingMessage, respons
   if (phase === undefined) return false;
   logWhenClosed(context.log, request, response, startedAt); // also when the client leaves while it waits
   const { socket } = request;
-  if (await pollPacer.turn(socket, poll.kind, poll.key, phase, () => poll.phase(user))) {
+  const waited = await pollPacer.turn(socket, poll.kind, poll.key, phase, () => poll.phase(user));
+  if (waited) {
     if (socket.destroyed) return true; // the client left: its log line says so, nobody is left to answer
     user = await presentedUser(request, context.authenticator); // the token may have been replaced meanwhile
   }
   const answer = await poll.answer(user);
-  if (answer !== undefined) pollPacer.answered(socket, poll.key, (await poll.phase(user))!);
+  // The phase the answer shows: looked up again only after a wait (the job or the engine may have moved on).
+  if (answer !== undefined) pollPacer.answered(socket, poll.key, waited ? ((await poll.phase(user)) ?? phase) : phase);
   return send(context, request, response, answer, startedAt);
 }
 
