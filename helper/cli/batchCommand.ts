@@ -58,27 +58,28 @@ export async function batchCommand(argv: readonly string[], signal: AbortSignal)
   const submission = new BatchSubmission(client, { style: base64(style!), options });
   const contentImages = contents.map(base64);
   const stderr = process.stderr;
+  const bar = new ProgressBar(stderr, progressModeFor(stderr, false), `batch of ${items.length}`);
+  /** A line about the batch, on a line of its own rather than into the bar. */
+  const say = (line: string): void => {
+    bar.finish();
+    stderr.write(`gramstyle: ${line}\n`);
+  };
   // The first chunk before anything is written: a server that refuses it (a bad token) leaves no folder behind.
-  await submitMore(items, contentImages, submission, server!, stderr);
+  await submitMore(items, contentImages, submission, server!, say);
   await mkdir(outputDir, { recursive: true });
 
-  const bar = new ProgressBar(stderr, progressModeFor(stderr, false), `batch of ${items.length}`);
   const submitted = (): BatchItem[] => items.filter((item) => item.id !== '');
   const cancelAll = (): Promise<PromiseSettledResult<unknown>[]> =>
     Promise.allSettled(submitted().filter((item) => !isFinished(item.status)).map((item) => client.cancel(item.id)));
   signal.addEventListener('abort', () => void cancelAll(), { once: true });
-  const outage = new ServerOutage((line) => {
-    bar.finish(); // a line of its own, not into the bar
-    stderr.write(`gramstyle: ${line}\n`);
-  });
+  const outage = new ServerOutage(say);
   /** One round: every unfinished job's status (and result, when done), then more of the batch if the quota allows. */
   const pollOnce = async (): Promise<void> => {
     for (const item of submitted().filter((each) => !isFinished(each.status))) {
       // The batch shows no previews: it asks only for one past the job's last iteration, so that no poll carries one.
       const status = await client.jobStatus(item.id, options.iterations);
       if (status.restarts > (item.status?.restarts ?? 0)) {
-        bar.finish(); // a line of its own, not into the bar
-        stderr.write(`gramstyle: ${item.contentPath}: restarted on another worker (the one running it stopped)\n`);
+        say(`${item.contentPath}: restarted on another worker (the one running it stopped)`);
       }
       item.status = status;
       if (status.status === 'done') {
@@ -89,7 +90,7 @@ export async function batchCommand(argv: readonly string[], signal: AbortSignal)
     bar.update(...overallProgress(items, options.iterations));
     if (items.every((item) => isFinished(item.status))) return;
     // The rest of a batch larger than the server's quota goes as its jobs start.
-    await submitMore(items, contentImages, submission, server!, stderr);
+    await submitMore(items, contentImages, submission, server!, say);
   };
 
   try {
@@ -109,7 +110,7 @@ export async function batchCommand(argv: readonly string[], signal: AbortSignal)
     const left = submitted().filter((item) => !isFinished(item.status));
     const canceled = await cancelAll();
     if (left.length > 0 && canceled.some((outcome) => outcome.status === 'rejected')) {
-      stderr.write(`gramstyle: could not cancel every job; left on the server: ${left.map((item) => item.id).join(', ')}\n`);
+      say(`could not cancel every job; left on the server: ${left.map((item) => item.id).join(', ')}`);
     }
     throw signal.aborted || error instanceof BatchRefusedError ? error : new Error(`lost the batch: ${describe(error, server!)}`);
   } finally {
@@ -120,9 +121,9 @@ export async function batchCommand(argv: readonly string[], signal: AbortSignal)
   for (const item of items.filter((each) => each.written)) process.stdout.write(`${item.outputPath}\n`);
   for (const item of failed) {
     const why = item.status?.error?.message ?? item.status?.status ?? 'unknown';
-    stderr.write(`gramstyle: ${item.contentPath}: ${why}\n`);
+    say(`${item.contentPath}: ${why}`);
   }
-  stderr.write(`gramstyle: ${items.length - failed.length} of ${items.length} done, in ${outputDir}\n`);
+  say(`${items.length - failed.length} of ${items.length} done, in ${outputDir}`);
   return failed.length > 0 ? 1 : 0;
 }
 
@@ -162,7 +163,7 @@ async function submitMore(
   contentImages: readonly string[],
   submission: BatchSubmission,
   server: string,
-  stderr: NodeJS.WriteStream,
+  say: (line: string) => void,
 ): Promise<void> {
   const unsent = items.flatMap((item, index) => (item.id === '' ? [index] : []));
   if (unsent.length === 0) return;
@@ -173,7 +174,7 @@ async function submitMore(
   });
   ids.forEach((id, position) => (items[unsent[position]!]!.id = id));
   if (!hadRefusal && submission.refusal !== null) {
-    stderr.write(`gramstyle: the server takes no more jobs for now (${submission.refusal}); sending the rest as jobs start\n`);
+    say(`the server takes no more jobs for now (${submission.refusal}); sending the rest as jobs start`);
   }
 }
 

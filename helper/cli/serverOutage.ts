@@ -16,14 +16,9 @@ export class ServerOutage {
     private readonly limitMs = OUTAGE_LIMIT_MS,
   ) {}
 
-  /** Whether the error is the server being away for now, not an answer about the request. */
-  static isPassing(error: unknown): boolean {
-    return error instanceof HelperUnreachableError || (error instanceof HelperError && [502, 503, 504].includes(error.status));
-  }
-
   /** Notes a failed request; rethrows what is not an outage, and an outage that has lasted too long. */
   failed(error: unknown): void {
-    if (!ServerOutage.isPassing(error)) throw error;
+    if (!isPassingOutage(error)) throw error;
     const now = Date.now();
     if (this.since === null) {
       this.since = now;
@@ -39,4 +34,9 @@ export class ServerOutage {
     this.report(`the server answers again after ${Math.round((Date.now() - this.since) / 1000)} s`);
     this.since = null;
   }
+}
+
+/** Whether the error is the server being away for now, not an answer about the request. */
+function isPassingOutage(error: unknown): boolean {
+  return error instanceof HelperUnreachableError || (error instanceof HelperError && [502, 503, 504].includes(error.status));
 }
