@@ -1,7 +1,8 @@
 /**
  * Loaded into a helper started by a bench (`node --import helperProbe.js bin/gramstyle.js serve`), never into a
  * user's: five times a second it writes one line to stderr with how long the main thread's event loop was blocked at
- * most since the last line, how busy the loop was, the process's resident memory and the CPU time all its threads have used. servedHelper.ts reads these lines.
+ * most since the last line, how busy the loop was, the process's resident memory and the CPU time all its threads
+ * have used. servedHelper.ts reads these lines.
  */
 import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import { isMainThread } from 'node:worker_threads';

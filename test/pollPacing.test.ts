@@ -1,8 +1,8 @@
-import { Agent, get } from 'node:http';
+import { Agent } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bearer, jobStatusSchema, type JobStatus } from '../shared/protocol.js';
 import type { RunningHelper } from '../helper/server/index.js';
-import type { HelperClient } from './support/helperClient.js';
+import { rawRequest, type HelperClient } from './support/helperClient.js';
 import { smallJobImages, startTestHelper } from './support/testHelper.js';
 
 /**
@@ -37,15 +37,9 @@ function connection(url = helper.url) {
   const agent = new Agent({ keepAlive: true, maxSockets: 1 });
   const headers = { Authorization: bearer(TOKEN) };
   return {
-    get(path: string): Promise<{ status: number; body: string; at: number }> {
-      return new Promise((resolve, reject) => {
-        get(`${url}${path}`, { agent, headers }, (response) => {
-          let body = '';
-          response.setEncoding('utf8');
-          response.on('data', (chunk: string) => (body += chunk));
-          response.on('end', () => resolve({ status: response.statusCode!, body, at: performance.now() }));
-        }).on('error', reject);
-      });
+    async get(path: string): Promise<{ status: number; body: string; at: number }> {
+      const { status, body } = await rawRequest(url, { path, headers, agent });
+      return { status, body, at: performance.now() };
     },
     async status(id: string): Promise<JobStatus & { at: number }> {
       const answer = await this.get(`/v1/jobs/${id}`);

@@ -1,4 +1,4 @@
-import { request as httpRequest } from 'node:http';
+import { type Agent, request as httpRequest } from 'node:http';
 import sharp from 'sharp';
 import { expect } from 'vitest';
 import { bearer, errorBodySchema, healthSchema, jobStatusSchema, type Health, type JobStatus } from '../../shared/protocol.js';
@@ -73,15 +73,18 @@ export async function expectError(response: Response, status: number, code: stri
   return body.error.message;
 }
 
-/** A raw request with any Host header (fetch does not let a caller set Host). */
+/**
+ * A raw request with any Host header (fetch does not let a caller set Host), on `agent`'s connections when given
+ * (a kept-alive connection of one client's, as the helper's poll pacing sees it).
+ */
 export function rawRequest(
   url: string,
-  options: { method?: string; path: string; headers?: Record<string, string> },
+  options: { method?: string; path: string; headers?: Record<string, string>; agent?: Agent },
 ): Promise<{ status: number; headers: Record<string, string | string[] | undefined>; body: string }> {
   const { hostname, port } = new URL(url);
   return new Promise((resolve, reject) => {
     const request = httpRequest(
-      { hostname, port, method: options.method ?? 'GET', path: options.path, headers: options.headers },
+      { hostname, port, method: options.method ?? 'GET', path: options.path, headers: options.headers, agent: options.agent },
       (response) => {
         let body = '';
         response.setEncoding('utf8');
