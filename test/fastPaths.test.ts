@@ -115,7 +115,9 @@ describe("the engine's gradient equals TensorFlow.js autodiff, on every backend"
   }
 
   const tfjsNetwork = (plan: GradientPlan) => new TfjsGatysNetwork(weights, plan, false);
-  const onnxNetwork = () => OnnxGatysNetwork.create(weights, { plan: providerPlan('onnxruntime') as ProviderPlan, wasmHost: true });
+  const cpuPlan = providerPlan('onnxruntime') as ProviderPlan;
+  const onnxNetwork = (convolutions = cpuPlan.convolutions) =>
+    OnnxGatysNetwork.create(weights, { plan: { ...cpuPlan, convolutions }, wasmHost: true });
 
   /**
    * The autodiff reference per pooling, computed on a TensorFlow.js backend. Where max pooling's window has equal
@@ -162,8 +164,13 @@ describe("the engine's gradient equals TensorFlow.js autodiff, on every backend"
     await expectEqual(await engineObjective(tfjsNetwork(preferredGradientPath('wasm')), 'max'), 'max');
   });
 
-  it.each<Pooling>(['avg', 'max'])('the ONNX model on onnxruntime, %s pooling', async (pooling) => {
-    await expectEqual(await engineObjective(await onnxNetwork(), pooling), pooling, pooling === 'max' ? 'cpu' : 'wasm');
+  // The CPU provider's plan (Winograd on the deep layers) with both poolings; plain Conv as GPU providers get it.
+  it.each<[Pooling, ProviderPlan['convolutions']]>([
+    ['avg', 'winograd'],
+    ['max', 'winograd'],
+    ['avg', 'direct'],
+  ])('the ONNX model on onnxruntime, %s pooling, %s convolutions', async (pooling, convolutions) => {
+    await expectEqual(await engineObjective(await onnxNetwork(convolutions), pooling), pooling, pooling === 'max' ? 'cpu' : 'wasm');
   });
 
   it.each<Pooling>(['avg', 'max'])("the ONNX targets model: the content's conv4_2 and the style's Grams, %s pooling", async (pooling) => {

@@ -3,6 +3,7 @@ import { createRequire } from 'node:module';
 import { availableParallelism } from 'node:os';
 import { delimiter, dirname, join } from 'node:path';
 import * as ort from 'onnxruntime-node';
+import type { ConvolutionAlgorithm } from './vggBlocks.js';
 
 /**
  * onnxruntime's execution providers that the engine can run on, best first, and what each needs. The npm package
@@ -33,6 +34,11 @@ export interface ProviderPlan {
    * without, no slower (bench, 2026-12-02). DirectML cannot run with it (onnxruntime's DirectML documentation).
    */
   readonly memoryPattern: boolean;
+  /**
+   * How the objective's convolutions are written: Winograd's for the CPU provider, which runs ONNX's Conv as a
+   * direct convolution already near the processor's peak; plain Conv for GPU providers, which choose their own.
+   */
+  readonly convolutions: ConvolutionAlgorithm;
 }
 
 /**
@@ -46,7 +52,7 @@ export function providerPlan(backend: OnnxBackendName): ProviderPlan | Error {
   const platform = `${process.platform}/${process.arch}`;
   switch (provider) {
     case 'cpu':
-      return { executionProvider: 'cpu', threads, device: `CPU (onnxruntime, ${threads} thread${threads === 1 ? '' : 's'})`, softwareOnly: null, memoryPattern: false };
+      return { executionProvider: 'cpu', threads, device: `CPU (onnxruntime, ${threads} thread${threads === 1 ? '' : 's'})`, softwareOnly: null, memoryPattern: false, convolutions: 'winograd' };
     case 'cuda': {
       if (!supported.has('cuda')) return new Error(`onnxruntime-node has no CUDA provider for ${platform} (only Linux and Windows x64)`);
       if (!cudaProviderInstalled()) {
@@ -55,11 +61,11 @@ export function providerPlan(backend: OnnxBackendName): ProviderPlan | Error {
           : 'it needs an NVIDIA GPU with its driver, CUDA 12 and cuDNN 9, and';
         return new Error(`${driver} onnxruntime's CUDA provider is not (npm ci skips its download): run \`${CUDA_INSTALL_COMMAND}\``);
       }
-      return { executionProvider: 'cuda', threads, device: 'NVIDIA GPU (onnxruntime CUDA)', softwareOnly: null, memoryPattern: true };
+      return { executionProvider: 'cuda', threads, device: 'NVIDIA GPU (onnxruntime CUDA)', softwareOnly: null, memoryPattern: true, convolutions: 'direct' };
     }
     case 'dml':
       if (!supported.has('dml')) return new Error('DirectML is only on Windows');
-      return { executionProvider: 'dml', threads, device: 'GPU (onnxruntime DirectML)', softwareOnly: null, memoryPattern: false };
+      return { executionProvider: 'dml', threads, device: 'GPU (onnxruntime DirectML)', softwareOnly: null, memoryPattern: false, convolutions: 'direct' };
     case 'coreml':
       if (!supported.has('coreml')) return new Error('CoreML is only on macOS');
       return {
@@ -70,6 +76,7 @@ export function providerPlan(backend: OnnxBackendName): ProviderPlan | Error {
         device: 'Apple GPU and Neural Engine (onnxruntime CoreML)',
         softwareOnly: null,
         memoryPattern: true,
+        convolutions: 'direct',
       };
     case 'webgpu': {
       if (!supported.has('webgpu')) return new Error(`onnxruntime-node has no WebGPU provider for ${platform}`);
@@ -80,6 +87,7 @@ export function providerPlan(backend: OnnxBackendName): ProviderPlan | Error {
         device: software ? 'software GPU (onnxruntime WebGPU)' : 'GPU (onnxruntime WebGPU)',
         softwareOnly: software,
         memoryPattern: true,
+        convolutions: 'direct',
       };
     }
   }

@@ -9,6 +9,7 @@ import {
   gramForward,
   poolBackward,
   poolForward,
+  type ConvolutionAlgorithm,
   type ConvRecord,
   type GramRecord,
   type PoolRecord,
@@ -65,6 +66,7 @@ function emitNetwork(
   weights: VggWeights,
   pooling: Pooling,
   withBackward: boolean,
+  convolutions: ConvolutionAlgorithm,
 ): { features: Map<string, string>; records: BackwardRecord[] } {
   const features = new Map<string, string>();
   const records: BackwardRecord[] = [];
@@ -77,7 +79,7 @@ function emitNetwork(
     }
     const layerWeights = weights.get(spec.name);
     if (!layerWeights) throw new Error(`VGG-19 weights lack layer ${spec.name}`);
-    const conv = convReluForward(g, activation, spec, layerWeights, withBackward);
+    const conv = convReluForward(g, activation, spec, layerWeights, withBackward, convolutions);
     if (conv.record) records.push(conv.record);
     activation = conv.output;
     features.set(spec.name, activation);
@@ -140,11 +142,11 @@ function emitTotalVariation(g: OnnxGraphBuilder, image: string): { loss: string;
   };
 }
 
-/** The targets model (see FEATURE_MODEL). */
+/** The targets model (see FEATURE_MODEL). It runs once per scale, so its convolutions stay direct. */
 export function featuresModel(weights: VggWeights, pooling: Pooling): Uint8Array {
   const g = new OnnxGraphBuilder(`vgg19_features_${pooling}`);
   const image = g.input(FEATURE_MODEL.image, ElementType.float, IMAGE_SHAPE);
-  const { features } = emitNetwork(g, g.node('Transpose', [image], 'image_nchw', { perm: TO_NCHW }), weights, pooling, false);
+  const { features } = emitNetwork(g, g.node('Transpose', [image], 'image_nchw', { perm: TO_NCHW }), weights, pooling, false, 'direct');
   const content = g.node('Transpose', [features.get(CONTENT_LAYER)!], 'content_nhwc', { perm: TO_NHWC });
   g.output(FEATURE_MODEL.contentFeatures, content, ElementType.float, [1, 'h', 'w', CONTENT_CHANNELS]);
   for (const layer of STYLE_LAYERS) {
@@ -156,7 +158,7 @@ export function featuresModel(weights: VggWeights, pooling: Pooling): Uint8Array
 }
 
 /** The objective model (see OBJECTIVE_MODEL): one evaluation of Gatys' objective and its gradient. */
-export function objectiveModel(weights: VggWeights, pooling: Pooling): Uint8Array {
+export function objectiveModel(weights: VggWeights, pooling: Pooling, convolutions: ConvolutionAlgorithm): Uint8Array {
   const g = new OnnxGraphBuilder(`gatys_objective_${pooling}`);
   const image = g.input(OBJECTIVE_MODEL.image, ElementType.float, IMAGE_SHAPE);
   const contentTarget = g.input(OBJECTIVE_MODEL.contentTarget, ElementType.float, [1, 'h', 'w', CONTENT_CHANNELS]);
@@ -167,7 +169,7 @@ export function objectiveModel(weights: VggWeights, pooling: Pooling): Uint8Arra
   const coefficients = g.input(OBJECTIVE_MODEL.styleCoefficients, ElementType.float, [STYLE_LAYERS.length]);
   const tvWeight = g.input(OBJECTIVE_MODEL.tvWeight, ElementType.float, []);
 
-  const { features, records } = emitNetwork(g, g.node('Transpose', [image], 'image_nchw', { perm: TO_NCHW }), weights, pooling, true);
+  const { features, records } = emitNetwork(g, g.node('Transpose', [image], 'image_nchw', { perm: TO_NCHW }), weights, pooling, true, convolutions);
   const featureGradients = new Map<string, string>();
 
   // Content: ‖A − T‖² / ‖T‖² on conv4_2, gradient 2(A − T) / ‖T‖² (α = 1).

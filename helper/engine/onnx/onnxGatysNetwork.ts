@@ -82,7 +82,7 @@ export class OnnxGatysNetwork implements GatysNetwork {
         const features = await createSession(featuresModel(this.weights, pooling), options);
         let objective: ort.InferenceSession;
         try {
-          objective = await createSession(objectiveModel(this.weights, pooling), options);
+          objective = await createSession(objectiveModel(this.weights, pooling, this.settings.plan.convolutions), options);
         } catch (error) {
           releaseSession(features);
           throw error;
