@@ -182,13 +182,14 @@ function scalarOf(value: ort.Tensor): number {
 }
 
 /**
- * Memory a job needs, measured with bench/ on the CPU provider (it grows linearly with the pixels):
- * - onnxruntime's step: about ONNX_STEP_BYTES_PER_PIXEL of native memory per output pixel (a 2048 × 1536 step
- *   peaked at 10.8 GiB of RSS, 1.1 GiB of it the process before the job and 0.4 KB a pixel the optimizer's state);
+ * Memory a job needs, measured on the CPU provider (it grows linearly with the pixels):
+ * - onnxruntime's step: about ONNX_STEP_BYTES_PER_PIXEL of native memory per output pixel. A whole 2048 × 1535 job
+ *   (Winograd convolutions, L-BFGS with 10 pairs) peaked at 16.1 GB of RSS, about 1.4 GB of it the process before
+ *   the job and 1.3 GB the optimizer's state; the Winograd form's tiles cost about 0.8 KB a pixel of that;
  * - the optimizer's state in the TensorFlow.js host: 12 bytes a pixel per image it keeps (the point, its gradient,
  *   a trial point and its gradient, the direction, temporaries: HOST_IMAGES) and two per L-BFGS curvature pair.
  */
-const ONNX_STEP_BYTES_PER_PIXEL = 2_900;
+const ONNX_STEP_BYTES_PER_PIXEL = 4_300;
 const HOST_IMAGES = 14;
 const WASM_HOST_BUDGET_BYTES = 3.5 * 2 ** 30;
 
