@@ -66,7 +66,7 @@ export function convReluForward(
   spec: VggConvLayerSpec,
   weights: ConvWeights,
   withBackward: boolean,
-  algorithm: ConvolutionAlgorithm = 'direct',
+  algorithm: ConvolutionAlgorithm,
 ): { output: string; record: ConvRecord | null } {
   const { inChannels, outChannels } = spec;
   const kernel = storeKernel(g, oihwKernel(weights.kernel, spec), outChannels, inChannels, algorithm, `W_${spec.name}`);
