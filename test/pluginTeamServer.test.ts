@@ -5,7 +5,6 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { TOKEN_SERVER_KEY } from '../plugin/main/gramstyleMain.js';
 import { HelperConnection } from '../plugin/ui/connection.js';
-import { RESTARTED_ON_WORKER_MESSAGE } from '../plugin/ui/run.js';
 import { NO_WORKER_YET } from '../plugin/ui/serverText.js';
 import { HelperClient } from '../shared/helperClient.js';
 import { bearer, type Health, healthSchema } from '../shared/protocol.js';
@@ -13,15 +12,36 @@ import { GramstyleCli } from './support/gramstyleCli.js';
 import { designerFile, readBuiltPanel, textOf, unexpectedConsoleErrors, waitForText } from './support/panelTesting.js';
 import { openPluginHarness } from './support/pluginHarness.js';
 import { RedisServer } from './support/redisServer.js';
-import { gatewayHealth, jobStatus, previewAt, ScriptedGateway } from './support/scriptedGateway.js';
 import { type LoggedProcess, startGatewayProcess } from './support/teamProcesses.js';
 
 /**
- * The panel and a team's gateway: a gateway with no worker yet takes jobs (they wait in its queue), and a job whose
- * worker died starts over on another one. The built panel in Chromium inside Figma's nesting of iframes.
+ * The panel and a team's gateway with no worker yet: it takes jobs (they wait in its queue). The built panel in
+ * Chromium inside Figma's nesting of iframes. A job whose worker dies is watched in the panel in test/team/workerRestart.ts.
  */
 
-const escape = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+/** A gateway's health for a signed-in user with no worker ready: starting, as a real one says. */
+function gatewayWithoutWorkers(): Health {
+  return {
+    name: 'gramstyle',
+    version: '0.1.0',
+    apiVersion: 1,
+    role: 'gateway',
+    instanceId: 'gateway-1',
+    status: 'starting',
+    weights: { status: 'locating', progress: null },
+    details: {
+      message: null,
+      backend: null,
+      device: null,
+      weightsPath: null,
+      queueLength: 0,
+      busy: false,
+      engineMemory: null,
+      user: 'alice',
+      workers: 0,
+    },
+  };
+}
 
 /** A connection to a server whose health is always `health`, and that takes the token. */
 function connectionTo(health: Health): HelperConnection {
@@ -37,7 +57,7 @@ function connectionTo(health: Health): HelperConnection {
 
 describe('what a server that is starting means to the panel', () => {
   it('a gateway with no worker ready takes jobs: connected; a helper loading its engine does not: starting', async () => {
-    const gateway = gatewayHealth(0);
+    const gateway = gatewayWithoutWorkers();
     expect(gateway.status).toBe('starting');
     expect(await connectionTo(gateway).check()).toEqual({ kind: 'connected', health: gateway });
     const helper: Health = { ...gateway, role: 'helper', details: { ...gateway.details!, user: null, workers: null } };
@@ -97,51 +117,6 @@ describe('the panel and a real gateway with no worker yet, in Chromium', () => {
       expect(unexpectedConsoleErrors(harness)).toEqual([]);
     } finally {
       await harness.close();
-    }
-  });
-});
-
-describe('the panel and a job restarted on another worker, in Chromium', () => {
-  it('says so, drops the stopped worker’s preview, and shows the new run’s previews and result', async () => {
-    const gateway = await ScriptedGateway.start();
-    const { figma } = await designerFile({ size: 64, iterations: 8, token: 'alices-token' });
-    await figma.clientStorage.setAsync(TOKEN_SERVER_KEY, `http://localhost:${gateway.port}`);
-    const harness = await openPluginHarness({ uiHtml: await readBuiltPanel(), figma, helperPort: gateway.port });
-    const { panel } = harness;
-    try {
-      await waitForText(harness, '#helper-title', /^Connected to the team server$/);
-      await waitForText(harness, '#content-card .frame-name', /^Landscape$/);
-      gateway.status = jobStatus({ iteration: 5, preview: await previewAt(5, '#cc3333') });
-      await panel.click('#stylize');
-      await waitForText(harness, '#preview-caption', /^Preview · iteration 5 · /);
-      expect(await textOf(harness, '#run-status')).toBe('');
-
-      // Its worker died: the gateway put the job back in the queue for another worker.
-      gateway.status = jobStatus({ status: 'queued', queuePosition: 1, restarts: 1 });
-      await waitForText(harness, '#run-status', new RegExp(`^${escape(RESTARTED_ON_WORKER_MESSAGE)}$`));
-      expect(await panel.isVisible('#preview')).toBe(false);
-      expect(await textOf(harness, '#progress-label')).toBe('Next in line…');
-
-      // The next worker runs it from the start; until it writes a preview, the gateway serves the dead worker's.
-      gateway.status = jobStatus({ iteration: 1, restarts: 1, preview: await previewAt(5, '#cc3333') });
-      await waitForText(harness, '#progress-label', /^Iteration 1 of 8/);
-      const polled = gateway.polls().length;
-      await expect.poll(() => gateway.polls().length).toBeGreaterThan(polled + 1);
-      expect(await panel.isVisible('#preview')).toBe(false);
-      // It asks for the latest preview, not only for one after the dead worker's iteration 5.
-      expect(gateway.polls().at(-1)).toBe(`GET /v1/jobs/${ScriptedGateway.JOB_ID}`);
-
-      gateway.status = jobStatus({ iteration: 2, restarts: 1, preview: await previewAt(2, '#33cc33') });
-      await waitForText(harness, '#preview-caption', /^Preview · iteration 2 · /);
-      expect(await textOf(harness, '#run-status')).toBe(RESTARTED_ON_WORKER_MESSAGE);
-      await expect.poll(() => gateway.polls().at(-1)).toBe(`GET /v1/jobs/${ScriptedGateway.JOB_ID}?previewAfter=2`);
-
-      gateway.status = jobStatus({ status: 'done', iteration: 8, restarts: 1, result: { width: 64, height: 48 } });
-      await waitForText(harness, '#run-status', /^Inserted “Landscape × Brush strokes” beside Landscape\.$/);
-      expect(unexpectedConsoleErrors(harness)).toEqual([]);
-    } finally {
-      await harness.close();
-      await gateway.close();
     }
   });
 });
