@@ -180,10 +180,8 @@ export class StylizeRun {
         this.picture = null;
         this.row = [];
       }
-      // A preview the panel already shows is not decoded again. After a restart, one ahead of the job's progress is
-      // the stopped worker's, still served until the new worker writes its first.
-      const stale = this.restarts > 0 && status.preview !== null && status.preview.iteration > status.progress.iteration;
-      if (status.preview && !stale && status.preview.iteration !== this.picture?.iteration) {
+      // A preview the panel already shows is not decoded again. (A gateway serves only the current attempt's.)
+      if (status.preview && status.preview.iteration !== this.picture?.iteration) {
         const { png, iteration, width, height } = status.preview;
         this.picture = { url: pngDataUrl(png), iteration, width, height };
         if (this.kind === 'strength-row') this.showInRow(this.picture);
