@@ -29,7 +29,8 @@ export class OnnxGraphBuilder {
   private readonly inputs: onnxProto.onnx.IValueInfoProto[] = [];
   private readonly outputs: onnxProto.onnx.IValueInfoProto[] = [];
   private readonly usedNames = new Set<string>();
-  private readonly scalarConstants = new Map<string, string>();
+  /** Constants stored once however often they are asked for: scalars and int64 tensors by value, shared floats by name. */
+  private readonly sharedConstants = new Map<string, string>();
 
   constructor(private readonly graphName: string) {}
 
@@ -70,9 +71,27 @@ export class OnnxGraphBuilder {
     return name;
   }
 
-  /** An int64 tensor stored in the model (shapes, axes, pads, indices); `dims` [] makes a scalar of one value. */
+  /**
+   * A float tensor that several nodes use, stored once under `name` (a second request returns the first's; `values`
+   * is computed only for the first).
+   */
+  sharedFloatInitializer(name: string, values: () => Float32Array, dims: readonly number[]): string {
+    const key = `float ${name}`;
+    let stored = this.sharedConstants.get(key);
+    if (stored === undefined) this.sharedConstants.set(key, (stored = this.floatInitializer(name, values(), dims)));
+    return stored;
+  }
+
+  /**
+   * An int64 tensor stored in the model (shapes, axes, pads, indices); `dims` [] makes a scalar of one value. The same
+   * values and dims are stored once, under the first request's name.
+   */
   int64Initializer(prefix: string, values: readonly number[], dims: readonly number[] = [values.length]): string {
+    const key = `int64 [${dims.join(',')}] ${values.join(',')}`;
+    const stored = this.sharedConstants.get(key);
+    if (stored !== undefined) return stored;
     const name = this.name(prefix);
+    this.sharedConstants.set(key, name);
     const data = new BigInt64Array(values.map((value) => BigInt(value)));
     this.initializers.push(
       onnx.TensorProto.create({
@@ -87,22 +106,16 @@ export class OnnxGraphBuilder {
 
   /** A float scalar constant, shared by every node that uses the same value. */
   scalar(value: number): string {
-    const key = String(value);
-    let name = this.scalarConstants.get(key);
-    if (!name) {
-      name = this.name(`const_${key.replace(/[^0-9a-z]/gi, '_')}`);
-      this.initializers.push(
-        onnx.TensorProto.create({
-          name,
-          dims: [],
-          dataType: ElementType.float,
-          rawData: new Uint8Array(new Float32Array([value]).buffer),
-        }),
-      );
-      this.scalarConstants.set(key, name);
+    const text = String(value);
+    const key = `scalar ${text}`;
+    let stored = this.sharedConstants.get(key);
+    if (stored === undefined) {
+      stored = this.floatInitializer(`const_${text.replace(/[^0-9a-z]/gi, '_')}`, Float32Array.of(value), []);
+      this.sharedConstants.set(key, stored);
     }
-    return name;
+    return stored;
   }
+
 
   /**
    * One node. `inputs` may contain '' for an omitted optional input. Returns the names of its outputs (one per

@@ -151,7 +151,7 @@ export function poolBackward(g: OnnxGraphBuilder, dy: string, record: PoolRecord
   if (record.pooling === 'avg') {
     // Each input of a window gets a quarter of the window's gradient: a 2× nearest upsampling, padded back to the
     // input's size where pooling dropped an odd row or column.
-    const scales = g.floatInitializer('upsample_scales', new Float32Array([1, 1, 2, 2]), [4]);
+    const scales = g.sharedFloatInitializer('upsample_scales', () => new Float32Array([1, 1, 2, 2]), [4]);
     const upsampled = g.node('Resize', [dy, '', scales], 'avgpool_upsampled', {
       mode: 'nearest',
       coordinate_transformation_mode: 'asymmetric',

@@ -51,7 +51,8 @@ export function winogradKernel(g: OnnxGraphBuilder, kernel: Float32Array, outCha
  * pixel of zero padding, as ONNX's Conv, without bias. `name` prefixes the nodes.
  */
 export function winogradConv3x3(g: OnnxGraphBuilder, x: string, transformed: string, outChannels: number, inChannels: number, name: string): string {
-  const { inputTransform, outputTransform } = fixedTransforms(g);
+  const inputTransform = g.sharedFloatInitializer('winograd_input_transform', inputTransformKernel, [POSITIONS, 1, 6, 6]);
+  const outputTransform = g.sharedFloatInitializer('winograd_output_transform', outputTransformKernel, [POSITIONS, 1, TILE, TILE]);
   // [1, C, H, W] → [C, 1, H, W] → [C, 36, ⌈H/4⌉, ⌈W/4⌉]. Padding 1 before and 4 after covers every H and W: the
   // stride-4 windows then number ⌈H/4⌉.
   const perChannel = g.node('Reshape', [x, g.int64Initializer('winograd_channels_as_images', [-1, 1, 0, 0])], `winograd_images_${name}`);
@@ -74,20 +75,6 @@ export function winogradConv3x3(g: OnnxGraphBuilder, x: string, transformed: str
     [batched, g.int64Initializer('winograd_crop_start', [0, 0]), inputSize, g.int64Initializer('winograd_crop_axes', [2, 3])],
     `winograd_out_${name}`,
   );
-}
-
-/** The input and output transforms, stored once per model. */
-const fixedTransformsOf = new WeakMap<OnnxGraphBuilder, { inputTransform: string; outputTransform: string }>();
-function fixedTransforms(g: OnnxGraphBuilder): { inputTransform: string; outputTransform: string } {
-  let transforms = fixedTransformsOf.get(g);
-  if (!transforms) {
-    transforms = {
-      inputTransform: g.floatInitializer('winograd_input_transform', inputTransformKernel(), [POSITIONS, 1, 6, 6]),
-      outputTransform: g.floatInitializer('winograd_output_transform', outputTransformKernel(), [POSITIONS, 1, TILE, TILE]),
-    };
-    fixedTransformsOf.set(g, transforms);
-  }
-  return transforms;
 }
 
 /** U = G·g·Gᵀ for every (out, in) pair, laid out [36, out, in] for the batched MatMul. */
